@@ -1,0 +1,26 @@
+"""keras-gpt1: GPT-1 (Radford et al., 2018) in Keras 3."""
+
+from keras_gpt1._native_logs import quiet_native_logs
+
+with quiet_native_logs():
+    import keras  # noqa: F401
+    import keras_hub  # noqa: F401
+    import tensorflow_text  # noqa: F401
+
+from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.layers import CausalSelfAttention
+from keras_gpt1.layers import GPT1DecoderBlock
+from keras_gpt1.models import GPT1Backbone
+from keras_gpt1.models import GPT1CausalLM
+from keras_gpt1.tokenizers import GPT1Tokenizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CausalSelfAttention",
+    "GPT1Backbone",
+    "GPT1CausalLM",
+    "GPT1DecoderBlock",
+    "GPT1InputError",
+    "GPT1Tokenizer",
+]

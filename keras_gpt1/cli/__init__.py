@@ -1,0 +1,1 @@
+"""The `keras-gpt1` command line: parses flags and calls the library."""

@@ -1,0 +1,38 @@
+"""Generate text from a prompt with a trained model (KV cache, XLA)."""
+
+from keras_gpt1.cli import flags
+from keras_gpt1.models.gpt1_causal_lm import SAMPLERS
+
+
+def add_arguments(p):
+    p.add_argument("--model", required=True, metavar="DIR",
+                   help="model directory (or .keras file)")
+    p.add_argument("--prompt", required=True, help="text to continue")
+    p.add_argument("--max-new-tokens", type=flags.positive_int, default=32)
+    p.add_argument("--sampler", choices=SAMPLERS, default="greedy")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=flags.positive_int, default=10)
+    p.add_argument("--top-p", type=float, default=0.9)
+    p.add_argument("--seed", type=int, default=None)
+    flags.add_xla_flag(p)
+
+
+def run(args):
+    from keras_gpt1 import artifacts
+    from keras_gpt1.errors import GPT1InputError
+
+    if not args.prompt:
+        raise GPT1InputError("prompt is empty")
+    model = artifacts.load_model(args.model)
+    model.jit_compile_generate = args.xla
+    text = model.generate(
+        args.prompt,
+        max_new_tokens=args.max_new_tokens,
+        sampler=args.sampler,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    print(text)
+    return {"text": text, "prompt": args.prompt, "completion": text[len(args.prompt):]}

@@ -1,0 +1,68 @@
+"""`keras-gpt1 COMMAND ...`: one module per command in `keras_gpt1.cli`.
+
+Contract: every command takes `--json`, which makes the last line of
+stdout one JSON object with its results. Bad input exits with status 2
+and one line on stderr, no traceback.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+# Command name -> module in keras_gpt1.cli with add_arguments(p) and run(args).
+COMMANDS = {
+    "pretrain": "pretrain_command",
+    "generate": "generate_command",
+    "demo": "demo_command",
+}
+PROGRAM = "keras-gpt1"
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line and exit 2."""
+
+    def error(self, message):
+        _fail(message)
+
+
+def _fail(message):
+    sys.stderr.write(f"{PROGRAM}: error: {message}\n")
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def build_parser():
+    parser = _Parser(prog=PROGRAM, description="GPT-1 in Keras 3.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"keras_gpt1.cli.{module_name}")
+        p = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0])
+        module.add_arguments(p)
+        p.add_argument(
+            "--json", action="store_true",
+            help="print the results as one JSON object on the last line",
+        )
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    from keras_gpt1.errors import GPT1InputError
+
+    try:
+        result = args._module.run(args)
+    except GPT1InputError as e:
+        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    if args.json:
+        sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Pre-train a GPT-1 model on text files (paper stage 1)."""
+
+from keras_gpt1.cli import flags
+
+
+def add_arguments(p):
+    p.add_argument("--corpus", nargs="+", required=True, metavar="PATH",
+                   help="UTF-8 text files (streamed, any size)")
+    p.add_argument("--output", required=True, metavar="DIR",
+                   help="model directory to create (must not exist)")
+    p.add_argument("--preset", default="tiny", help="architecture: tiny | gpt1")
+    p.add_argument("--max-steps", type=int, default=1000,
+                   help="optimizer steps in total (default 1000)")
+    p.add_argument("--seq-len", type=int, default=None,
+                   help="tokens per training window (default: the context)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=2.5e-4,
+                   help="peak learning rate (paper: 2.5e-4)")
+    p.add_argument("--warmup-steps", type=int, default=None,
+                   help="linear warmup (paper: 2000; default min(2000, max_steps/10))")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--clipnorm", type=float, default=1.0,
+                   help="global gradient-norm clipping")
+    p.add_argument("--vocab-size", type=int, default=8000,
+                   help="BPE vocabulary size to train")
+    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--checkpoint-every", type=int, default=100,
+                   help="steps between checkpoints (and validations)")
+    p.add_argument("--seed", type=int, default=0)
+    flags.add_xla_flag(p)
+
+
+def run(args):
+    from keras_gpt1.training.pretrain import PretrainConfig
+    from keras_gpt1.training.pretrain import pretrain
+
+    config = PretrainConfig(
+        corpus=args.corpus,
+        output=args.output,
+        preset=args.preset,
+        max_steps=args.max_steps,
+        seq_len=args.seq_len,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        weight_decay=args.weight_decay,
+        clipnorm=args.clipnorm,
+        vocab_size=args.vocab_size,
+        dropout=args.dropout,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        jit_compile=args.xla,
+        verbose=2 if args.json else 1,
+    )
+    summary = pretrain(config)
+    print(
+        f"validation perplexity {summary['initial_val_perplexity']:.1f} -> "
+        f"{summary['val_perplexity']:.1f} after {summary['steps']} steps; "
+        f"model in {summary['output']}"
+    )
+    return summary

@@ -1,0 +1,1 @@
+"""tf.data pipelines (TensorFlow-specific)."""

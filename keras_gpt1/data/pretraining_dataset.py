@@ -1,0 +1,88 @@
+"""Text files -> packed next-token windows, as tf.data pipelines.
+
+Lines are streamed (files of any size), tokenized in-graph, concatenated
+into one token stream and cut into contiguous windows of `seq_len + 1`
+tokens. Every `validation_every`-th window is held out for validation, the
+rest are shuffled for training. A window `w` becomes `(w[:-1], w[1:])`.
+"""
+
+import tensorflow as tf
+
+from keras_gpt1.errors import GPT1InputError
+
+# Lines tokenized per tf.data map call.
+TOKENIZE_BATCH = 256
+SHUFFLE_BUFFER = 2048
+
+
+def token_stream(paths, tokenizer):
+    """Scalar int32 token ids of all files in order (newlines kept)."""
+    lines = tf.data.TextLineDataset(list(paths))
+    lines = lines.map(lambda line: line + "\n")
+    ids = lines.batch(TOKENIZE_BATCH).map(
+        lambda batch: tokenizer(batch).flat_values,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return ids.unbatch()
+
+
+def packed_windows(paths, tokenizer, seq_len):
+    """Enumerated `(index, window)` pairs, `window` of `seq_len + 1` ids."""
+    return token_stream(paths, tokenizer).batch(
+        seq_len + 1, drop_remainder=True
+    ).enumerate()
+
+
+def pretraining_datasets(
+    paths,
+    tokenizer,
+    seq_len,
+    batch_size,
+    validation_every=20,
+    max_validation_windows=256,
+    seed=0,
+    skip_batches=0,
+):
+    """Returns `(train, validation, num_validation_windows)`.
+
+    `train` repeats forever (fit with `steps_per_epoch`), shuffled with
+    `seed`; `skip_batches` fast-forwards it to resume. `validation` is the
+    first `max_validation_windows` held-out windows, kept in memory so
+    every evaluation sees the same tokens.
+    """
+    if seq_len < 1 or batch_size < 1:
+        raise GPT1InputError(
+            f"seq_len and batch_size must be positive; got {seq_len}, {batch_size}"
+        )
+    windows = packed_windows(paths, tokenizer, seq_len)
+    is_validation = lambda i, w: tf.equal(i % validation_every, 0)  # noqa: E731
+
+    held_out = []
+    train_seen = 0
+    for i, window in windows.take(max_validation_windows * validation_every):
+        if int(i) % validation_every == 0:
+            held_out.append(window.numpy())
+        else:
+            train_seen += 1
+    if not held_out or train_seen < 1:
+        raise GPT1InputError(
+            f"corpus too small: it gives {len(held_out) + train_seen} windows "
+            f"of {seq_len + 1} tokens; need at least 2 (one held out for "
+            "validation). Add text or lower --seq-len"
+        )
+
+    def split(window):
+        return window[:, :-1], window[:, 1:]
+
+    train = windows.filter(lambda i, w: tf.logical_not(is_validation(i, w)))
+    train = train.map(lambda i, w: w)
+    train = train.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+    train = train.repeat().batch(batch_size, drop_remainder=True).map(split)
+    if skip_batches:
+        train = train.skip(skip_batches)
+    train = train.prefetch(tf.data.AUTOTUNE)
+
+    validation = tf.data.Dataset.from_tensor_slices(tf.stack(held_out))
+    validation = validation.batch(batch_size).map(split).cache()
+    return train, validation, len(held_out)

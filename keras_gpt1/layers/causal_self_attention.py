@@ -1,0 +1,164 @@
+"""Causal masked multi-head self-attention with a fused QKV projection."""
+
+import math
+
+import keras
+from keras import ops
+
+# Added to the scores of masked positions before the softmax (in float32).
+MASK_BIAS = -1e9
+
+
+def causal_mask(query_length, key_length, query_start=0):
+    """Int32 mask `(query_length, key_length)`: 1 where key pos <= query pos.
+
+    `query_start` is the absolute position of the first query (the cache
+    update index when decoding), so row `i` is query position
+    `query_start + i`. This is the causal mask of the paper's decoder.
+    """
+    query_positions = ops.arange(query_length, dtype="int32") + ops.cast(
+        query_start, "int32"
+    )
+    key_positions = ops.arange(key_length, dtype="int32")
+    return ops.cast(
+        ops.greater_equal(
+            ops.expand_dims(query_positions, 1),
+            ops.expand_dims(key_positions, 0),
+        ),
+        "int32",
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_gpt1")
+class CausalSelfAttention(keras.layers.Layer):
+    """Multi-head self-attention that only looks left (GPT-1's `attn`).
+
+    One fused projection `c_attn` maps `hidden_dim -> 3 * hidden_dim`
+    (queries, keys, values); scores are scaled by `1 / sqrt(head_dim)`,
+    masked causally (and by an optional padding mask), softmaxed in float32,
+    dropped out, and mixed back through `c_proj`.
+
+    Call args:
+        x: `(batch, seq_len, hidden_dim)`.
+        padding_mask: optional int `(batch, seq_len)` (or `(batch, key_len)`
+            when a cache is used), 1 for real tokens, 0 for padding.
+        cache: optional `(batch, 2, max_length, num_heads, head_dim)`: keys
+            and values of earlier positions (5-D: TFLite slices at most 5-D).
+        cache_update_index: int, position of `x[:, 0]` in the cache.
+
+    Returns `(batch, seq_len, hidden_dim)`, plus the updated cache when a
+    cache was given.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.attention_dropout = keras.layers.Dropout(
+            dropout, dtype=self.dtype_policy
+        )
+
+    def build(self, input_shape):
+        hidden_dim = input_shape[-1]
+        if hidden_dim % self.num_heads:
+            raise ValueError(
+                f"hidden_dim={hidden_dim} is not divisible by "
+                f"num_heads={self.num_heads}."
+            )
+        self.hidden_dim = hidden_dim
+        self.head_dim = hidden_dim // self.num_heads
+        self.c_attn = keras.layers.Dense(
+            3 * hidden_dim,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="c_attn",
+        )
+        self.c_attn.build(input_shape)
+        self.c_proj = keras.layers.Dense(
+            hidden_dim,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="c_proj",
+        )
+        self.c_proj.build(input_shape)
+        self.built = True
+
+    def _split_heads(self, x):
+        # (batch, seq, hidden) -> (batch, seq, heads, head_dim)
+        shape = ops.shape(x)
+        return ops.reshape(
+            x, (shape[0], shape[1], self.num_heads, self.head_dim)
+        )
+
+    def call(
+        self,
+        x,
+        padding_mask=None,
+        cache=None,
+        cache_update_index=None,
+        training=None,
+    ):
+        qkv = self.c_attn(x)
+        query, key, value = ops.split(qkv, 3, axis=-1)
+        query = self._split_heads(query)
+        key = self._split_heads(key)
+        value = self._split_heads(value)
+
+        query_start = 0
+        if cache is not None:
+            # Write this step's keys/values at `cache_update_index` and
+            # attend over the whole cache; the causal mask hides the rest.
+            query_start = cache_update_index
+            key_cache, value_cache = ops.unstack(cache, 2, axis=1)
+            start = [0, cache_update_index, 0, 0]
+            key = ops.slice_update(key_cache, start, key)
+            value = ops.slice_update(value_cache, start, value)
+            cache = ops.stack((key, value), axis=1)
+
+        # (batch, heads, query_len, key_len), in float32 for a stable softmax.
+        scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
+        scores = ops.cast(scores, "float32") * (1.0 / math.sqrt(self.head_dim))
+        query_length = ops.shape(query)[1]
+        key_length = ops.shape(key)[1]
+        mask = causal_mask(query_length, key_length, query_start)
+        mask = ops.expand_dims(ops.expand_dims(mask, 0), 0)
+        if padding_mask is not None:
+            key_mask = ops.cast(padding_mask, "int32")[:, :key_length]
+            key_mask = ops.expand_dims(ops.expand_dims(key_mask, 1), 1)
+            mask = mask * key_mask
+        scores = scores + ops.cast(1 - mask, "float32") * MASK_BIAS
+        weights = ops.softmax(scores, axis=-1)
+        weights = ops.cast(weights, self.compute_dtype)
+        weights = self.attention_dropout(weights, training=training)
+
+        output = ops.einsum("bhqk,bkhd->bqhd", weights, value)
+        output = ops.reshape(
+            output, (ops.shape(output)[0], query_length, self.hidden_dim)
+        )
+        output = self.c_proj(output)
+        if cache is not None:
+            return output, cache
+        return output
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config

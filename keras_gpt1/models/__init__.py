@@ -1,0 +1,7 @@
+"""GPT-1 models: the backbone and the causal LM task."""
+
+from keras_gpt1.models.gpt1_backbone import GPT1Backbone
+from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
+from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
+
+__all__ = ["GPT1Backbone", "GPT1CausalLM", "GPT1_PRESETS"]

@@ -1,0 +1,7 @@
+"""Tokenizers (TF ops; safe inside tf.data and exported SavedModels)."""
+
+from keras_gpt1.tokenizers.bpe_training import check_text_files
+from keras_gpt1.tokenizers.bpe_training import train_bpe
+from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
+
+__all__ = ["GPT1Tokenizer", "check_text_files", "train_bpe"]

@@ -1,0 +1,75 @@
+"""The paper's optimizer: Adam, linear warmup then cosine decay to zero,
+decoupled weight decay on weight matrices only, global-norm clipping."""
+
+import keras
+
+# Paper §4.1 / the original code.
+PRETRAIN_LEARNING_RATE = 2.5e-4
+PRETRAIN_WARMUP_STEPS = 2000
+WEIGHT_DECAY = 0.01
+GLOBAL_CLIPNORM = 1.0
+
+
+def decay_exempt_variables(model):
+    """Variables that get no weight decay: rank < 2 (biases, LayerNorm gains
+    and offsets). Embeddings and kernels decay, as in the original code."""
+    return [v for v in model.trainable_variables if len(v.shape) < 2]
+
+
+def warmup_cosine_schedule(learning_rate, warmup_steps, total_steps):
+    """0 -> `learning_rate` linearly over `warmup_steps`, then cosine to 0
+    at `total_steps`."""
+    warmup_steps = max(0, min(warmup_steps, total_steps - 1))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup_steps else learning_rate,
+        decay_steps=max(total_steps - warmup_steps, 1),
+        alpha=0.0,
+        warmup_target=learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_gpt1")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """0 -> `learning_rate` linearly over `warmup_steps`, then linearly to 0
+    at `total_steps` (the paper's fine-tuning schedule)."""
+
+    def __init__(self, learning_rate, warmup_steps, total_steps):
+        self.learning_rate = learning_rate
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        from keras import ops
+
+        step = ops.cast(step, "float32")
+        warmup = ops.maximum(float(self.warmup_steps), 1.0)
+        rising = step / warmup
+        remaining = max(self.total_steps - self.warmup_steps, 1)
+        falling = (float(self.total_steps) - step) / float(remaining)
+        fraction = ops.where(step < self.warmup_steps, rising, falling)
+        return self.learning_rate * ops.clip(fraction, 0.0, 1.0)
+
+    def get_config(self):
+        return {
+            "learning_rate": self.learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+        }
+
+
+def make_optimizer(
+    model,
+    schedule,
+    weight_decay=WEIGHT_DECAY,
+    global_clipnorm=GLOBAL_CLIPNORM,
+):
+    """AdamW on `schedule`; biases and LayerNorm parameters are exempt from
+    decay. Call after the model is built."""
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=weight_decay,
+        global_clipnorm=global_clipnorm,
+    )
+    optimizer.exclude_from_weight_decay(var_list=decay_exempt_variables(model))
+    return optimizer

@@ -1,0 +1,243 @@
+"""Stage 1 of the paper: unsupervised pre-training with `model.fit`.
+
+`pretrain(PretrainConfig(...))` trains a BPE vocabulary (or reuses the one
+of an interrupted run), builds a `GPT1CausalLM` from a preset, and fits it
+on packed windows of the corpus. Work happens in `OUTPUT.partial/`; a rerun
+of the same command after a kill resumes from the last checkpoint there;
+the finished directory is renamed to `OUTPUT` in one step.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import keras
+
+from keras_gpt1 import artifacts
+from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.models.gpt1_backbone import GPT1Backbone
+from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
+from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
+from keras_gpt1.tokenizers.bpe_training import check_text_files
+from keras_gpt1.tokenizers.bpe_training import train_bpe
+from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
+from keras_gpt1.training import optimizer as gpt1_optimizer
+
+RUN_CONFIG_FILE = "run_config.json"
+BACKUP_DIR = "checkpoint"
+LOG_DIR = "logs"
+HISTORY_FILE = "history.csv"
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    """Settings of one pre-training run (CLI flags map 1:1)."""
+
+    corpus: list
+    output: str
+    preset: str = "tiny"
+    max_steps: int = 1000
+    seq_len: int = None  # default: the preset's context
+    batch_size: int = 16
+    learning_rate: float = gpt1_optimizer.PRETRAIN_LEARNING_RATE
+    warmup_steps: int = None  # default: min(2000, max_steps // 10)
+    weight_decay: float = gpt1_optimizer.WEIGHT_DECAY
+    clipnorm: float = gpt1_optimizer.GLOBAL_CLIPNORM
+    vocab_size: int = 8000
+    dropout: float = None  # default: the preset's (0.1)
+    seed: int = 0
+    checkpoint_every: int = 100
+    validation_every: int = 20
+    jit_compile: bool = True
+    verbose: int = 1
+
+    def resolved(self):
+        """A copy with defaults filled in and every value checked."""
+        if self.preset not in GPT1_PRESETS:
+            raise GPT1InputError(
+                f"unknown preset '{self.preset}'; choose one of "
+                f"{', '.join(sorted(GPT1_PRESETS))}"
+            )
+        context = GPT1_PRESETS[self.preset]["max_sequence_length"]
+        c = dataclasses.replace(self, corpus=[os.fspath(p) for p in self.corpus])
+        if c.seq_len is None:
+            c.seq_len = context
+        if c.warmup_steps is None:
+            c.warmup_steps = min(gpt1_optimizer.PRETRAIN_WARMUP_STEPS, c.max_steps // 10)
+        if c.dropout is None:
+            c.dropout = GPT1_PRESETS[self.preset]["dropout"]
+        for name in ("max_steps", "seq_len", "batch_size", "checkpoint_every",
+                     "validation_every"):
+            if getattr(c, name) < 1:
+                raise GPT1InputError(f"{name} must be >= 1; got {getattr(c, name)}")
+        if c.learning_rate <= 0:
+            raise GPT1InputError(f"learning_rate must be > 0; got {c.learning_rate}")
+        if c.warmup_steps < 0:
+            raise GPT1InputError(f"warmup_steps must be >= 0; got {c.warmup_steps}")
+        if not 0.0 <= c.dropout < 1.0:
+            raise GPT1InputError(f"dropout must be in [0, 1); got {c.dropout}")
+        if c.seq_len > context:
+            raise GPT1InputError(
+                f"seq_len {c.seq_len} is longer than the context of preset "
+                f"'{c.preset}' ({context})"
+            )
+        return c
+
+    def run_identity(self):
+        """The settings a resumed run must share with the interrupted one."""
+        d = dataclasses.asdict(self)
+        for transient in ("verbose", "output", "jit_compile"):
+            d.pop(transient)
+        return d
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Stop once the optimizer has made `max_steps` updates."""
+
+    def __init__(self, max_steps):
+        super().__init__()
+        self.max_steps = max_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) >= self.max_steps:
+            self.model.stop_training = True
+
+
+def _prepare_work_dir(config):
+    """Create or reopen `OUTPUT.partial`; returns (work_dir, tokenizer)."""
+    work = config.output.rstrip("/") + ".partial"
+    run_config_path = os.path.join(work, RUN_CONFIG_FILE)
+    identity = config.run_identity()
+    if os.path.isfile(run_config_path):
+        with open(run_config_path, encoding="utf-8") as f:
+            previous = json.load(f)
+        if previous != identity:
+            changed = sorted(k for k in identity if previous.get(k) != identity[k])
+            raise GPT1InputError(
+                f"{work} holds an interrupted run with other settings "
+                f"({', '.join(changed)}); rerun it as it was or delete {work}"
+            )
+        return work, GPT1Tokenizer.from_directory(work)
+    artifacts.remove_tree(work)  # a run killed before its first save
+    tokenizer = train_bpe(config.corpus, config.vocab_size)
+    os.makedirs(work)
+    tokenizer.save_to_directory(work)
+    artifacts.write_json(run_config_path, identity)
+    return work, tokenizer
+
+
+def _completed_epochs(backup_dir):
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path, encoding="utf-8") as f:
+        return int(json.load(f)["epoch"])
+
+
+def build_causal_lm(preset, tokenizer, dropout=None, seed=None):
+    """A randomly initialised `GPT1CausalLM` of `preset` for `tokenizer`."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    overrides = {"vocabulary_size": tokenizer.vocabulary_size()}
+    if dropout is not None:
+        overrides["dropout"] = dropout
+    backbone = GPT1Backbone.from_preset(preset, **overrides)
+    return GPT1CausalLM(backbone, tokenizer=tokenizer)
+
+
+def pretrain(config):
+    """Run (or resume) pre-training; returns the summary dict.
+
+    Summary keys: `val_loss`, `val_perplexity`, `initial_val_loss`,
+    `initial_val_perplexity`, `steps`, `resumed_from_step`, `tokens`,
+    `tokens_per_second`, `parameters`, `vocabulary_size`, `output`.
+    """
+    from keras_gpt1.data.pretraining_dataset import pretraining_datasets
+
+    config = config.resolved()
+    check_text_files(config.corpus)
+    if os.path.exists(config.output):
+        raise GPT1InputError(f"output already exists: {config.output}")
+
+    work, tokenizer = _prepare_work_dir(config)
+    backup_dir = os.path.join(work, BACKUP_DIR)
+    steps_per_epoch = min(config.checkpoint_every, config.max_steps)
+    epochs = math.ceil(config.max_steps / steps_per_epoch)
+    completed_epochs = _completed_epochs(backup_dir)
+    resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
+
+    train, validation, _ = pretraining_datasets(
+        config.corpus,
+        tokenizer,
+        seq_len=config.seq_len,
+        batch_size=config.batch_size,
+        validation_every=config.validation_every,
+        seed=config.seed,
+        skip_batches=resumed_from_step,
+    )
+
+    model = build_causal_lm(config.preset, tokenizer, config.dropout, config.seed)
+    schedule = gpt1_optimizer.warmup_cosine_schedule(
+        config.learning_rate, config.warmup_steps, config.max_steps
+    )
+    optimizer = gpt1_optimizer.make_optimizer(
+        model, schedule, config.weight_decay, config.clipnorm
+    )
+    model.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+
+    run_config_path = os.path.join(work, RUN_CONFIG_FILE)
+    state_path = os.path.join(work, "initial_validation.json")
+    if os.path.isfile(state_path):
+        with open(state_path, encoding="utf-8") as f:
+            initial = json.load(f)
+    else:
+        loss, perplexity = model.evaluate(validation, verbose=0)
+        initial = {"loss": float(loss), "perplexity": float(perplexity)}
+        artifacts.write_json(state_path, initial)
+
+    callbacks = [
+        keras.callbacks.BackupAndRestore(
+            backup_dir, save_freq="epoch", double_checkpoint=True,
+            delete_checkpoint=False,
+        ),
+        StopAtStep(config.max_steps),
+        keras.callbacks.TensorBoard(os.path.join(work, LOG_DIR)),
+        keras.callbacks.CSVLogger(os.path.join(work, HISTORY_FILE), append=True),
+    ]
+    start = time.time()
+    model.fit(
+        train,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation,
+        callbacks=callbacks,
+        shuffle=False,  # the dataset shuffles itself, reproducibly
+        verbose=config.verbose,
+    )
+    seconds = time.time() - start
+    steps = int(model.optimizer.iterations)
+    val_loss, val_perplexity = model.evaluate(validation, verbose=0)
+
+    summary = {
+        "val_loss": float(val_loss),
+        "val_perplexity": float(val_perplexity),
+        "initial_val_loss": initial["loss"],
+        "initial_val_perplexity": initial["perplexity"],
+        "steps": steps,
+        "resumed_from_step": resumed_from_step,
+        "tokens": (steps - resumed_from_step) * config.batch_size * config.seq_len,
+        "tokens_per_second": (steps - resumed_from_step)
+        * config.batch_size * config.seq_len / max(seconds, 1e-9),
+        "parameters": int(model.count_params()),
+        "vocabulary_size": int(tokenizer.vocabulary_size()),
+        "output": os.path.abspath(config.output),
+    }
+    artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
+    artifacts.write_json(os.path.join(work, artifacts.SUMMARY_FILE), summary)
+    artifacts.remove_tree(backup_dir)
+    os.remove(state_path)
+    os.remove(run_config_path)
+    artifacts.publish_directory(work, config.output)
+    return summary
