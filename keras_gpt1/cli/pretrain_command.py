@@ -27,6 +27,8 @@ def add_arguments(p):
     p.add_argument("--checkpoint-every", type=int, default=100,
                    help="steps between checkpoints (and validations)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", action="store_true",
+                   help="also write OUTPUT/loss.png (training and validation loss)")
     flags.add_xla_flag(p)
 
 
@@ -50,6 +52,7 @@ def run(args):
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         jit_compile=args.xla,
+        plot=args.plot,
         verbose=2 if args.json else 1,
     )
     summary = pretrain(config)

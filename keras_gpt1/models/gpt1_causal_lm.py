@@ -42,6 +42,8 @@ class GPT1CausalLM(keras.Model):
     def __init__(self, backbone, tokenizer=None, **kwargs):
         # === Layers ===
         self.backbone = backbone
+        if tokenizer is not None:
+            tokenizer.built = True  # stateless lookup tables; nothing to build
         self.tokenizer = tokenizer
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -67,6 +69,15 @@ class GPT1CausalLM(keras.Model):
         if metrics == "auto":
             metrics = [Perplexity(from_logits=True, name="perplexity")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def get_compile_config(self):
+        return super().get_compile_config()
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     # === KV-cache decoding ===
     def initial_cache(self, batch_size, max_length):

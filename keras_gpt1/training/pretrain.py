@@ -17,6 +17,7 @@ import keras
 
 from keras_gpt1 import artifacts
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.errors import GPT1TrainingError
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
 from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
@@ -29,6 +30,7 @@ RUN_CONFIG_FILE = "run_config.json"
 BACKUP_DIR = "checkpoint"
 LOG_DIR = "logs"
 HISTORY_FILE = "history.csv"
+PLOT_FILE = "loss.png"
 
 
 @dataclasses.dataclass
@@ -51,6 +53,7 @@ class PretrainConfig:
     checkpoint_every: int = 100
     validation_every: int = 20
     jit_compile: bool = True
+    plot: bool = False  # write loss.png (training and validation curves)
     verbose: int = 1
 
     def resolved(self):
@@ -88,9 +91,42 @@ class PretrainConfig:
     def run_identity(self):
         """The settings a resumed run must share with the interrupted one."""
         d = dataclasses.asdict(self)
-        for transient in ("verbose", "output", "jit_compile"):
+        for transient in ("verbose", "output", "jit_compile", "plot"):
             d.pop(transient)
         return d
+
+
+class RecordStep(keras.callbacks.Callback):
+    """Adds `step` (optimizer updates so far) to each epoch's logs, so the
+    CSV history can be plotted against steps."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["step"] = int(self.model.optimizer.iterations)
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raise `GPT1TrainingError` as soon as the loss is NaN or infinite.
+
+    Raising (rather than `stop_training`) ends `fit` before the epoch-end
+    checkpoint, so the last good checkpoint is never overwritten.
+    """
+
+    def __init__(self, steps_per_checkpoint):
+        super().__init__()
+        self.steps_per_checkpoint = steps_per_checkpoint
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            step = int(self.model.optimizer.iterations)
+            good = (step - 1) // self.steps_per_checkpoint * self.steps_per_checkpoint
+            raise GPT1TrainingError(
+                f"loss became {float(loss)} at step {step}; the last good "
+                f"checkpoint (step {good}) is kept: rerun the same command to "
+                "resume from it, or delete the .partial directory and lower "
+                "--learning-rate"
+            )
 
 
 class StopAtStep(keras.callbacks.Callback):
@@ -147,8 +183,11 @@ def build_causal_lm(preset, tokenizer, dropout=None, seed=None):
     return GPT1CausalLM(backbone, tokenizer=tokenizer)
 
 
-def pretrain(config):
+def pretrain(config, callbacks=None):
     """Run (or resume) pre-training; returns the summary dict.
+
+    `callbacks` are added to the run's own (checkpointing, TensorBoard, CSV
+    history, stop at `max_steps`).
 
     Summary keys: `val_loss`, `val_perplexity`, `initial_val_loss`,
     `initial_val_perplexity`, `steps`, `resumed_from_step`, `tokens`,
@@ -202,9 +241,12 @@ def pretrain(config):
             backup_dir, save_freq="epoch", double_checkpoint=True,
             delete_checkpoint=False,
         ),
+        StopOnNonFiniteLoss(steps_per_epoch),
         StopAtStep(config.max_steps),
         keras.callbacks.TensorBoard(os.path.join(work, LOG_DIR)),
+        RecordStep(),
         keras.callbacks.CSVLogger(os.path.join(work, HISTORY_FILE), append=True),
+        *(callbacks or []),
     ]
     start = time.time()
     model.fit(
@@ -235,6 +277,12 @@ def pretrain(config):
         "output": os.path.abspath(config.output),
     }
     artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
+    if config.plot:
+        from keras_gpt1.plots import plot_history
+
+        summary["plot"] = os.path.join(os.path.abspath(config.output), PLOT_FILE)
+        plot_history(os.path.join(work, HISTORY_FILE), os.path.join(work, PLOT_FILE),
+                     title=f"Pre-training ({config.preset})")
     artifacts.write_json(os.path.join(work, artifacts.SUMMARY_FILE), summary)
     artifacts.remove_tree(backup_dir)
     os.remove(state_path)

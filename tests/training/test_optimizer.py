@@ -1,0 +1,51 @@
+import keras
+import numpy as np
+
+from keras_gpt1 import GPT1CausalLM
+from keras_gpt1.training.optimizer import WarmupLinearDecay
+from keras_gpt1.training.optimizer import decay_exempt_variables
+from keras_gpt1.training.optimizer import make_optimizer
+from keras_gpt1.training.optimizer import warmup_cosine_schedule
+
+
+def _lr(schedule, step):
+    return float(schedule(step))
+
+
+def test_warmup_then_cosine_to_zero():
+    s = warmup_cosine_schedule(2.5e-4, warmup_steps=10, total_steps=110)
+    assert _lr(s, 0) == 0.0
+    np.testing.assert_allclose(_lr(s, 5), 1.25e-4, rtol=1e-5)
+    np.testing.assert_allclose(_lr(s, 10), 2.5e-4, rtol=1e-5)
+    np.testing.assert_allclose(_lr(s, 60), 1.25e-4, rtol=1e-4)  # cosine midpoint
+    assert _lr(s, 110) < 1e-12
+
+
+def test_warmup_linear_decay_schedule():
+    s = WarmupLinearDecay(6.25e-5, warmup_steps=4, total_steps=104)
+    np.testing.assert_allclose([_lr(s, t) for t in (0, 2, 4, 54, 104)],
+                               [0, 3.125e-5, 6.25e-5, 3.125e-5, 0], atol=1e-10)
+    assert WarmupLinearDecay.from_config(s.get_config()).total_steps == 104
+
+
+def test_biases_and_layernorm_are_exempt_from_weight_decay(tiny_backbone):
+    lm = GPT1CausalLM(tiny_backbone)
+    exempt = {v.path for v in decay_exempt_variables(lm)}
+    assert exempt and all(p.endswith(("bias", "gamma", "beta")) for p in exempt)
+    decayed = {v.path for v in lm.trainable_variables} - exempt
+    assert any("c_attn/kernel" in p for p in decayed)
+    assert any("token_embedding" in p for p in decayed)
+
+
+def test_decoupled_decay_shrinks_kernels_but_not_biases(tiny_backbone):
+    lm = GPT1CausalLM(tiny_backbone)
+    opt = make_optimizer(lm, 0.1, weight_decay=0.5)
+    opt.build(lm.trainable_variables)
+    kernel = lm.backbone.transformer_layers[0].c_fc.kernel
+    bias = lm.backbone.transformer_layers[0].c_fc.bias
+    bias.assign(np.ones(bias.shape, "float32"))
+    before_k, before_b = np.asarray(kernel), np.asarray(bias)
+    opt.apply_gradients([(keras.ops.zeros_like(v), v) for v in lm.trainable_variables])
+    np.testing.assert_allclose(np.asarray(kernel), before_k * (1 - 0.1 * 0.5), rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(bias), before_b)
+    assert opt.global_clipnorm == 1.0
