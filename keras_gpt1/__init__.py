@@ -5,7 +5,11 @@ from keras_gpt1._native_logs import quiet_native_logs
 with quiet_native_logs():
     import keras  # noqa: F401
     import keras_hub  # noqa: F401
+    import tensorflow
     import tensorflow_text  # noqa: F401
+
+    # Device discovery logs (e.g. "failed call to cuInit") happen here too.
+    tensorflow.config.list_physical_devices()
 
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.layers import CausalSelfAttention
@@ -24,3 +28,6 @@ __all__ = [
     "GPT1InputError",
     "GPT1Tokenizer",
 ]
+from keras_gpt1.models import GPT1TaskModel  # noqa: E402
+
+__all__ += ["GPT1TaskModel"]

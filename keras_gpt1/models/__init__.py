@@ -5,3 +5,6 @@ from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
 from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
 
 __all__ = ["GPT1Backbone", "GPT1CausalLM", "GPT1_PRESETS"]
+from keras_gpt1.models.gpt1_task_model import GPT1TaskModel  # noqa: E402
+
+__all__ += ["GPT1TaskModel"]

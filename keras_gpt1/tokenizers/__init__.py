@@ -5,3 +5,8 @@ from keras_gpt1.tokenizers.bpe_training import train_bpe
 from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
 
 __all__ = ["GPT1Tokenizer", "check_text_files", "train_bpe"]
+
+# GPT-1's original lower-cased `</w>` BPE (for imported OpenAI weights).
+from keras_gpt1.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer  # noqa: E402
+
+__all__ += ["OpenAIGPTTokenizer"]

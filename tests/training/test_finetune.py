@@ -1,0 +1,116 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from task_data import separable_sentences
+from task_data import write_jsonl
+from task_data import write_pretrained_model
+from task_data import write_tsv
+
+import keras_gpt1
+from keras_gpt1 import GPT1InputError
+from keras_gpt1 import artifacts
+from keras_gpt1.training.finetune import FinetuneConfig
+from keras_gpt1.training.finetune import finetune
+from keras_gpt1.training.finetune import load_pretrained
+
+FAST = dict(batch_size=16, learning_rate=3e-3, jit_compile=False, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tokenizer, tmp_path_factory):
+    return write_pretrained_model(tmp_path_factory.mktemp("pre") / "model", tokenizer)
+
+
+@pytest.fixture(scope="module")
+def sentiment(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("sentiment")
+    return (write_tsv(directory / "train.tsv", separable_sentences(64, seed=0)),
+            write_tsv(directory / "dev.tsv", separable_sentences(16, seed=1)))
+
+
+def test_finetune_learns_a_separable_task_and_publishes_the_directory(
+    pretrained, sentiment, tmp_path
+):
+    train, dev = sentiment
+    output = str(tmp_path / "tuned")
+    summary = finetune(FinetuneConfig(model=pretrained, task="classification",
+                                      train=train, validation=dev, output=output,
+                                      epochs=6, **FAST))
+    assert summary["val_accuracy"] >= 0.9
+    assert summary["label_names"] == ["neg", "pos"]
+    assert summary["steps"] == 6 * 4 and summary["train_examples"] == 64
+    assert {"val_f1", "val_matthews_correlation", "train_loss"} <= set(summary)
+    assert sorted(os.listdir(output)) == ["merges.txt", "model.keras", "summary.json",
+                                          "vocabulary.json"]
+    assert os.listdir(tmp_path) == ["tuned"]  # no temporary directory left
+    with open(os.path.join(output, "summary.json")) as f:
+        assert json.load(f)["columns"] == {"text": ["sentence"], "label": "label",
+                                           "choices": None}
+    loaded = keras.saving.load_model(os.path.join(output, "model.keras"))
+    assert isinstance(loaded, keras_gpt1.GPT1TaskModel)
+    assert loaded.label_names == ["neg", "pos"]
+
+
+def test_reinitialize_keeps_architecture_and_tokenizer_but_not_weights(
+    pretrained, sentiment, tmp_path
+):
+    backbone, tokenizer = load_pretrained(pretrained)
+    output = str(tmp_path / "fresh")
+    finetune(FinetuneConfig(model=pretrained, task="classification", train=sentiment[0],
+                            output=output, reinitialize=True, seed=1, max_steps=1,
+                            batch_size=16, learning_rate=1e-9, jit_compile=False,
+                            verbose=0))
+    fresh = artifacts.load_model(output)
+    assert fresh.backbone.get_config() == backbone.get_config()
+    assert fresh.tokenizer.get_vocabulary() == tokenizer.get_vocabulary()
+    for old, new in zip(backbone.weights, fresh.backbone.weights):
+        if len(old.shape) >= 2:  # every matrix re-drawn (1e-9 steps move nothing)
+            assert not np.allclose(np.asarray(old), np.asarray(new), atol=1e-4), old.path
+
+
+def test_similarity_regression_and_multiple_choice_run_end_to_end(pretrained, tmp_path):
+    rng = np.random.default_rng(0)
+    pairs = [("the cat sat", "the cat sat on the mat", f"{rng.uniform(0, 5):.2f}")
+             for _ in range(8)]
+    header = ("sentence1", "sentence2", "score")
+    sts = write_tsv(tmp_path / "sts.tsv", pairs, header=header)
+    summary = finetune(FinetuneConfig(model=pretrained, task="similarity",
+                                      regression=True, train=sts, validation=sts,
+                                      output=str(tmp_path / "sts"), max_steps=2, **FAST))
+    assert {"val_pearson", "val_spearman", "val_mse"} <= set(summary)
+    assert summary["label_names"] is None and summary["regression"]
+
+    records = [{"context": "the cat sat on the", "question": "where?",
+                "choices": ["mat", "log", "fox"], "label": i % 3} for i in range(6)]
+    mc = write_jsonl(tmp_path / "mc.jsonl", records)
+    summary = finetune(FinetuneConfig(model=pretrained, task="multiple_choice", train=mc,
+                                      validation=mc, output=str(tmp_path / "mc"),
+                                      max_steps=2, **FAST))
+    assert summary["steps"] == 2 and 0.0 <= summary["val_accuracy"] <= 1.0
+
+
+def test_validation_label_not_seen_in_training_fails_before_training(
+    pretrained, sentiment, tmp_path
+):
+    dev = write_tsv(tmp_path / "dev.tsv", [("the cat", "pos"), ("a dog", "meh")])
+    with pytest.raises(GPT1InputError,
+                       match=r"dev\.tsv: row 3, column 'label': label 'meh' was not seen"):
+        finetune(FinetuneConfig(model=pretrained, task="classification",
+                                train=sentiment[0], validation=dev,
+                                output=str(tmp_path / "out"), **FAST))
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_existing_output_and_one_class_training_files_are_refused(
+    pretrained, sentiment, tmp_path
+):
+    with pytest.raises(GPT1InputError, match="output already exists"):
+        finetune(FinetuneConfig(model=pretrained, task="classification",
+                                train=sentiment[0], output=str(tmp_path), **FAST))
+    one = write_tsv(tmp_path / "one.tsv", [("the cat", "pos"), ("a cat", "pos")])
+    with pytest.raises(GPT1InputError, match="one label only"):
+        finetune(FinetuneConfig(model=pretrained, task="classification", train=one,
+                                output=str(tmp_path / "out"), **FAST))
