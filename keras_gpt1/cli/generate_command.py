@@ -6,7 +6,8 @@ from keras_gpt1.models.gpt1_causal_lm import SAMPLERS
 
 def add_arguments(p):
     p.add_argument("--model", required=True, metavar="DIR",
-                   help="model directory (or .keras file)")
+                   help="model directory (or .keras file), or the model.tflite "
+                   "of a LiteRT bundle (greedy only)")
     p.add_argument("--prompt", required=True, help="text to continue")
     p.add_argument("--max-new-tokens", type=flags.positive_int, default=32)
     p.add_argument("--sampler", choices=SAMPLERS, default="greedy")
@@ -23,6 +24,8 @@ def run(args):
 
     if not args.prompt:
         raise GPT1InputError("prompt is empty")
+    if args.model.endswith(".tflite"):
+        return _run_litert(args)
     model = artifacts.load_model(args.model)
     model.jit_compile_generate = args.xla
     text = model.generate(
@@ -33,6 +36,22 @@ def run(args):
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
+    )
+    print(text)
+    return {"text": text, "prompt": args.prompt, "completion": text[len(args.prompt):]}
+
+
+def _run_litert(args):
+    """Greedy decoding of a LiteRT bundle's `prefill`/`decode` signatures."""
+    from keras_gpt1.errors import GPT1InputError
+    from keras_gpt1.export import LiteRTCausalLM
+
+    if args.sampler != "greedy":
+        raise GPT1InputError(
+            f"a .tflite model decodes greedily; got --sampler {args.sampler}"
+        )
+    text = LiteRTCausalLM(args.model).generate(
+        args.prompt, max_new_tokens=args.max_new_tokens
     )
     print(text)
     return {"text": text, "prompt": args.prompt, "completion": text[len(args.prompt):]}

@@ -1,0 +1,49 @@
+"""Export a trained model for TF Serving (SavedModel) or devices (LiteRT).
+
+`--format saved_model` writes `OUTPUT/<version>/` (signatures
+`serving_default` and `logits`, warm-up requests); `--format litert`
+writes the directory `OUTPUT` with `model.tflite` (builtin ops only), the
+tokenizer files and `litert_config.json`.
+"""
+
+from keras_gpt1.cli import flags
+from keras_gpt1.export.litert_conversion import QUANTIZATIONS
+from keras_gpt1.export.model_export import FORMATS
+
+
+def add_arguments(p):
+    p.add_argument("--model", required=True, metavar="DIR",
+                   help="model directory (keras-gpt1 pretrain/finetune output)")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--output", required=True, metavar="PATH",
+                   help="saved_model: base directory of the versions; "
+                   "litert: a new directory")
+    p.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
+                   help="litert weights: float32 (none), float16 or dynamic-range int8")
+    p.add_argument("--max-length", type=flags.positive_int, default=None, metavar="N",
+                   help="most tokens of prompt + continuation, or of one task "
+                   "sequence (default: the model's context); fixes the LiteRT "
+                   "cache length")
+    p.add_argument("--version", type=flags.positive_int, default=None, metavar="N",
+                   help="saved_model version (default: one past the highest)")
+    p.add_argument("--max-new-tokens", type=flags.positive_int, default=32, metavar="N",
+                   help="saved_model: tokens `serving_default` generates (causal LM)")
+    p.add_argument("--prefill-length", type=flags.positive_int, default=None, metavar="N",
+                   help="litert: tokens per `prefill` call (default: min(128, max length))")
+
+
+def run(args):
+    from keras_gpt1.export import export_model_directory
+
+    result = export_model_directory(
+        args.model,
+        args.format,
+        args.output,
+        quantize=args.quantize,
+        max_length=args.max_length,
+        version=args.version,
+        max_new_tokens=args.max_new_tokens,
+        prefill_length=args.prefill_length,
+    )
+    print(f"exported {args.format} to {result['path']}")
+    return result

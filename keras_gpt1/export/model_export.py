@@ -1,0 +1,95 @@
+"""One entry point: a model (or model directory) -> a SavedModel for TF
+Serving or a LiteRT bundle, whichever kind of model it is."""
+
+from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.export.litert_conversion import NO_QUANTIZATION
+from keras_gpt1.export.litert_conversion import check_quantization
+
+SAVED_MODEL = "saved_model"
+LITERT = "litert"
+FORMATS = (SAVED_MODEL, LITERT)
+
+
+def _model_kind(model):
+    from keras_gpt1.models import GPT1CausalLM
+    from keras_gpt1.models import GPT1TaskModel
+
+    if isinstance(model, GPT1CausalLM):
+        return "causal_lm"
+    if isinstance(model, GPT1TaskModel):
+        return "task"
+    raise GPT1InputError(
+        f"cannot export a {type(model).__name__}; expected a GPT1CausalLM or "
+        f"a GPT1TaskModel"
+    )
+
+
+def export_saved_model(model, output, version=None, max_length=None,
+                       max_new_tokens=None, model_name=None):
+    """Write `output/<version>/` for TF Serving; returns a summary dict.
+
+    Causal LM: `serving_default` (strings -> greedy text, `max_new_tokens`
+    fixed here) and `logits`. Task model: `serving_default` (strings ->
+    probabilities and label names, or scores) and `logits`.
+    """
+    from keras_gpt1.export import saved_model_export as sme
+
+    kind = _model_kind(model)
+    model_name = model_name or sme.DEFAULT_MODEL_NAME
+    if kind == "causal_lm":
+        return sme.export_causal_lm_saved_model(
+            model, output, version=version,
+            max_new_tokens=(sme.DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None
+                            else max_new_tokens),
+            max_length=max_length, model_name=model_name,
+        )
+    from keras_gpt1.export.task_saved_model_export import export_task_saved_model
+
+    return export_task_saved_model(
+        model, output, version=version, max_length=max_length,
+        model_name=model_name,
+    )
+
+
+def export_litert(model, output, quantize=NO_QUANTIZATION, max_length=None,
+                  prefill_length=None):
+    """Write a LiteRT bundle directory `output`; returns its config."""
+    check_quantization(quantize)
+    kind = _model_kind(model)
+    if kind == "causal_lm":
+        from keras_gpt1.export.litert_export import export_causal_lm_litert
+
+        return export_causal_lm_litert(
+            model, output, quantize=quantize, max_length=max_length,
+            prefill_length=prefill_length,
+        )
+    from keras_gpt1.export.task_litert_export import export_task_litert
+
+    return export_task_litert(model, output, quantize=quantize, max_length=max_length)
+
+
+def export_model_directory(model_dir, format, output, quantize=NO_QUANTIZATION,
+                           **options):
+    """Load the model saved in `model_dir` and export it as `format`.
+
+    `options`: `version`, `max_length`, `max_new_tokens`, `model_name`
+    (SavedModel); `max_length`, `prefill_length` (LiteRT).
+    """
+    from keras_gpt1 import artifacts
+
+    if format not in FORMATS:
+        raise GPT1InputError(
+            f"unsupported format '{format}'; choose one of {', '.join(FORMATS)}"
+        )
+    check_quantization(quantize)
+    if format == SAVED_MODEL and quantize != NO_QUANTIZATION:
+        raise GPT1InputError(
+            f"quantization '{quantize}' applies to the litert format only"
+        )
+    model = artifacts.load_model(model_dir)
+    if format == SAVED_MODEL:
+        options.pop("prefill_length", None)
+        return export_saved_model(model, output, **options)
+    for name in ("version", "max_new_tokens", "model_name"):
+        options.pop(name, None)
+    return export_litert(model, output, quantize=quantize, **options)
