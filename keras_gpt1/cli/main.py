@@ -1,8 +1,9 @@
 """`keras-gpt1 COMMAND ...`: one module per command in `keras_gpt1.cli`.
 
 Contract: every command takes `--json`, which makes the last line of
-stdout one JSON object with its results. Bad input exits with status 2
-and one line on stderr, no traceback.
+stdout one JSON object with its results. Bad input exits with status 2,
+training that cannot go on (a NaN loss) with status 3, each with one line
+on stderr and no traceback.
 """
 
 import argparse
@@ -16,9 +17,17 @@ COMMANDS = {
     "pretrain": "pretrain_command",
     "generate": "generate_command",
     "demo": "demo_command",
+    "attention": "attention_command",
+    "finetune": "finetune_command",
+    "evaluate": "evaluate_command",
+    "predict": "predict_command",
+    "convert": "convert_command",
+    "tokenize": "tokenize_command",
+    "export": "export_command",
 }
 PROGRAM = "keras-gpt1"
 EXIT_BAD_INPUT = 2
+EXIT_TRAINING_FAILED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,9 +37,14 @@ class _Parser(argparse.ArgumentParser):
         _fail(message)
 
 
-def _fail(message):
+def _fail(message, status=EXIT_BAD_INPUT):
     sys.stderr.write(f"{PROGRAM}: error: {message}\n")
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(status)
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def build_parser():
@@ -52,11 +66,14 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     from keras_gpt1.errors import GPT1InputError
+    from keras_gpt1.errors import GPT1TrainingError
 
     try:
         result = args._module.run(args)
     except GPT1InputError as e:
-        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        _fail(_first_line(e))
+    except GPT1TrainingError as e:
+        _fail(_first_line(e), EXIT_TRAINING_FAILED)
     except KeyboardInterrupt:
         _fail("interrupted")
     if args.json:
