@@ -108,7 +108,7 @@ def run(args):
         f.write(demo_corpus_text())
     artifacts.write_json(os.path.join(args.output, DEMO_MARKER), {"stage": "started"})
 
-    print(f"[1/3] pre-training the 'tiny' preset on {corpus} for {args.steps} steps")
+    print(f"[1/4] pre-training the 'tiny' preset on {corpus} for {args.steps} steps")
     summary = pretrain(
         PretrainConfig(
             corpus=[corpus],
@@ -120,6 +120,7 @@ def run(args):
             vocab_size=2000,
             checkpoint_every=100,
             jit_compile=args.xla,
+            plot=True,
             verbose=2 if args.json else 1,
         )
     )
@@ -130,9 +131,13 @@ def run(args):
 
     model = artifacts.load_model(summary["output"])
     sample = model.generate(DEMO_PROMPT, max_new_tokens=40)
-    print(f"[2/3] greedy sample:\n{sample}")
+    print(f"[2/4] greedy sample:\n{sample}")
+
+    attention_png = _attention_picture(model, os.path.join(args.output, "attention.png"))
+    print(f"pictures: {summary['plot']} (loss curves), {attention_png} (causal attention)")
 
     finetuned = _finetune_step(args, summary["output"])
+    exported = _export_step(args, model, sample)
 
     result = {
         "output": os.path.abspath(args.output),
@@ -141,6 +146,8 @@ def run(args):
         "val_perplexity": summary["val_perplexity"],
         "sample": sample,
         "finetune": finetuned,
+        "export": exported,
+        "attention_plot": attention_png,
     }
     artifacts.write_json(os.path.join(args.output, DEMO_MARKER), result)
     return result
@@ -159,7 +166,7 @@ def _finetune_step(args, pretrained):
         os.path.join(task_dir, "validation.tsv"), validation_rows
     )
     print(
-        f"[3/3] fine-tuning on {train} ({len(train_rows)} paragraphs, "
+        f"[3/4] fine-tuning on {train} ({len(train_rows)} paragraphs, "
         f"{len(TOPIC_FAMILIES)} topic families) for {args.finetune_epochs} epochs"
     )
     summary = finetune(
@@ -187,3 +194,35 @@ def _finetune_step(args, pretrained):
     )
     summary["majority_class_accuracy"] = majority
     return summary
+
+
+def _attention_picture(model, path):
+    """Head 0 of the last block over the demo prompt: scores, mask, softmax."""
+    from keras_gpt1 import plots
+
+    ids = [int(i) for i in model.tokenizer([DEMO_PROMPT + " is used to iterate"])[0]]
+    layer = model.backbone.num_layers - 1
+    maps = plots.attention_maps(model, ids, layer=layer, head=0)
+    return plots.plot_attention(
+        maps, plots.token_labels(model.tokenizer, ids), path, layer=layer, head=0
+    )
+
+
+def _export_step(args, model, keras_sample):
+    """Export the language model to LiteRT (KV-cache prefill/decode) and
+    check that it continues the prompt exactly as Keras did."""
+    from keras_gpt1.export import LiteRTCausalLM
+    from keras_gpt1.export import export_litert
+
+    bundle = os.path.join(args.output, "litert")
+    print(f"[4/4] exporting the language model to LiteRT: {bundle}")
+    export_litert(model, bundle)
+    tflite = os.path.join(bundle, "model.tflite")
+    litert_sample = LiteRTCausalLM(tflite).generate(DEMO_PROMPT, max_new_tokens=40)
+    same = litert_sample == keras_sample
+    print(
+        f"LiteRT greedy sample {'equals' if same else 'DIFFERS FROM'} the Keras "
+        f"one ({os.path.getsize(tflite) / 1e6:.1f} MB float32 file)"
+    )
+    return {"litert_model": os.path.abspath(tflite), "litert_sample_equals_keras": same,
+            "litert_bytes": os.path.getsize(tflite)}

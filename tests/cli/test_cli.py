@@ -156,9 +156,13 @@ def test_pretrain_killed_with_sigkill_resumes_when_rerun(tmp_path):
 
 @pytest.mark.slow
 def test_demo_runs_offline_and_reports_perplexity_before_and_after(tmp_path):
-    result = _run(["demo", "--output", str(tmp_path / "demo"), "--steps", "3", "--json"])
+    result = _run(["demo", "--output", str(tmp_path / "demo"), "--steps", "3", "--finetune-epochs", "1", "--json"])
     assert result.returncode == 0, result.stderr[-2000:]
     summary = _last_json(result.stdout)
     assert summary["val_perplexity"] < summary["initial_val_perplexity"]
     assert summary["sample"].startswith("The for statement")
     assert "validation perplexity" in result.stdout
+    assert summary["export"]["litert_sample_equals_keras"] is True
+    for picture in (summary["attention_plot"], summary["pretrain"]["plot"]):
+        with open(picture, "rb") as f:
+            assert f.read(4) == b"\x89PNG"
