@@ -14,10 +14,10 @@ import time
 
 import keras
 import numpy as np
-
-import keras_gpt1
 from benchmarks_timing import matmul_peak_gflops
 from benchmarks_timing import training_flops_per_token
+
+import keras_gpt1
 
 DIMS = dict(num_layers=4, hidden_dim=256, num_heads=4, intermediate_dim=1024,
             seq_len=128, batch_size=8, vocabulary_size=8000)

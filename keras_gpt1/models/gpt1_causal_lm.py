@@ -6,7 +6,6 @@ import numpy as np
 from keras import ops
 
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 
 SAMPLERS = ("greedy", "top_k", "top_p")
 

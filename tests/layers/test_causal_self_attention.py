@@ -1,8 +1,8 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import assert_keras_round_trip
+
 from keras_gpt1.layers import CausalSelfAttention
 from keras_gpt1.layers import causal_mask
 

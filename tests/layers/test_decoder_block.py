@@ -1,8 +1,8 @@
 import keras
 import numpy as np
-
 import numpy_reference
 from conftest import assert_keras_round_trip
+
 from keras_gpt1.layers import GPT1DecoderBlock
 
 

@@ -1,11 +1,11 @@
 import keras
 import numpy as np
-import pytest
-
 import numpy_reference
+import pytest
 from conftest import TINY_CONFIG
 from conftest import assert_keras_round_trip
 from conftest import random_ids
+
 from keras_gpt1 import GPT1Backbone
 from keras_gpt1 import GPT1InputError
 

@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG
 from conftest import random_ids
+
 from keras_gpt1 import GPT1Backbone
 from keras_gpt1 import GPT1CausalLM
 from keras_gpt1 import GPT1InputError

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG
+
 from keras_gpt1 import GPT1Backbone
 from keras_gpt1 import GPT1CausalLM
 from keras_gpt1 import GPT1InputError
