@@ -35,9 +35,9 @@ def read_history(path):
     return rows
 
 
-def plot_history(history_path, output_path, title="Training"):
-    """Training and validation loss against optimizer steps (and perplexity
-    on a second axis) from `history.csv`."""
+def plot_history(history_path, output_path, title="Training", perplexity=True):
+    """Training and validation loss against optimizer steps (and, for a
+    language-model loss, perplexity on a second axis) from `history.csv`."""
     rows = read_history(history_path)
     plt = _pyplot()
     x_key = "step" if "step" in rows[0] else "epoch"
@@ -47,14 +47,15 @@ def plot_history(history_path, output_path, title="Training"):
     if "val_loss" in rows[0]:
         ax.plot(x, [r["val_loss"] for r in rows], "s-", label="validation loss")
     ax.set_xlabel("optimizer step" if x_key == "step" else "epoch")
-    ax.set_ylabel("cross-entropy (nats / token)")
+    ax.set_ylabel("cross-entropy (nats / token)" if perplexity else "loss")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    right = ax.secondary_yaxis(
-        "right", functions=(np.exp, lambda p: np.log(np.maximum(p, 1e-12)))
-    )
-    right.set_ylabel("perplexity")
+    if perplexity:
+        right = ax.secondary_yaxis(
+            "right", functions=(np.exp, lambda p: np.log(np.maximum(p, 1e-12)))
+        )
+        right.set_ylabel("perplexity")
     _save(fig, output_path)
     plt.close(fig)
     return output_path

@@ -58,7 +58,10 @@ def add_arguments(p):
                    help="re-initialise all weights (keep the architecture and "
                    "tokenizer): the paper's no-pre-training ablation")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", action="store_true",
+                   help="also write OUTPUT/loss.png and history.csv (training loss per epoch)")
     flags.add_xla_flag(p)
+    flags.add_scale_flags(p)
 
 
 def run(args):
@@ -88,6 +91,9 @@ def run(args):
         reinitialize=args.reinitialize,
         seed=args.seed,
         jit_compile=args.xla,
+        strategy=args.strategy,
+        plot=args.plot,
+        precision=args.precision,
         verbose=2 if args.json else 1,
     )
     summary = finetune(config)

@@ -13,3 +13,17 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def add_scale_flags(p):
+    """--strategy and --precision (pretrain, finetune)."""
+    from keras_gpt1.training.distribution import STRATEGIES
+    from keras_gpt1.training.precision import PRECISIONS
+
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                   help="tf.distribute strategy (default auto: multi_worker when "
+                   "TF_CONFIG names a cluster, mirrored on several GPUs, else one "
+                   "device); --batch-size is the global batch")
+    p.add_argument("--precision", default="float32", choices=PRECISIONS,
+                   help="training dtype policy (default float32; the saved model "
+                   "is float32 either way)")

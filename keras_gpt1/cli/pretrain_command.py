@@ -30,6 +30,7 @@ def add_arguments(p):
     p.add_argument("--plot", action="store_true",
                    help="also write OUTPUT/loss.png (training and validation loss)")
     flags.add_xla_flag(p)
+    flags.add_scale_flags(p)
 
 
 def run(args):
@@ -52,6 +53,8 @@ def run(args):
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         jit_compile=args.xla,
+        strategy=args.strategy,
+        precision=args.precision,
         plot=args.plot,
         verbose=2 if args.json else 1,
     )

@@ -126,6 +126,8 @@ def task_dataset(
     shuffle=False,
     seed=0,
     repeat=False,
+    num_shards=1,
+    shard_index=0,
 ):
     """`tf.data.Dataset` of `(inputs, labels)` (or `inputs`) batches.
 
@@ -133,8 +135,12 @@ def task_dataset(
         encoded: an `EncodedTable`.
         special: `SpecialTokenIds`.
         labels: NumPy labels from `task_labels.encode_labels`, or None.
-        shuffle, seed: reshuffle every pass, reproducibly.
+        shuffle, seed: reshuffle every pass, reproducibly (the first
+            iterator of the dataset always yields the same batches).
         repeat: repeat forever (training); full batches only then.
+        num_shards, shard_index: keep examples `shard_index`,
+            `shard_index + num_shards`, ... of the (shuffled) stream: one
+            input pipeline's share under a distribution strategy.
 
     `inputs` is `{"token_ids", "padding_mask"}`, int32 `(batch,
     num_sequences, seq_len)` (see `task_transforms.pad_sequences`).
@@ -152,6 +158,8 @@ def task_dataset(
                                   reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
+    if num_shards > 1:
+        dataset = dataset.shard(num_shards, shard_index)
     dataset = dataset.ragged_batch(batch_size, drop_remainder=repeat)
 
     def transform(features, *label):

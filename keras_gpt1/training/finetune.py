@@ -37,9 +37,15 @@ from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 from keras_gpt1.models.gpt1_task_model import CLASSIFIER_DROPOUT
 from keras_gpt1.models.gpt1_task_model import GPT1TaskModel
+from keras_gpt1.training import distribution
 from keras_gpt1.training import metrics as task_metrics
 from keras_gpt1.training import optimizer as gpt1_optimizer
 from keras_gpt1.training.auxiliary_lm_loss import LM_LOSS_WEIGHT
+from keras_gpt1.training.keras_strategy_fixes import build_from_spec
+from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
+from keras_gpt1.training.precision import check_precision
+from keras_gpt1.training.precision import rebuild_with_weights
+from keras_gpt1.training.precision import with_loss_scaling
 from keras_gpt1.training.pretrain import StopAtStep
 
 # Paper §4.1, "Fine-tuning details".
@@ -48,6 +54,8 @@ FINETUNE_BATCH_SIZE = 32
 FINETUNE_EPOCHS = 3
 WARMUP_FRACTION = 0.002  # "warmup over 0.2% of training"
 EVALUATION_BATCH_SIZE = 64
+HISTORY_FILE = "history.csv"
+PLOT_FILE = "loss.png"
 
 
 @dataclasses.dataclass
@@ -82,6 +90,9 @@ class FinetuneConfig:
     max_length: int = None
     seed: int = 0
     jit_compile: bool = True
+    strategy: str = "auto"  # see training/distribution.py
+    precision: str = "float32"  # see training/precision.py
+    plot: bool = False  # write loss.png (training loss per epoch)
     verbose: int = 1
 
     def check(self):
@@ -108,6 +119,12 @@ class FinetuneConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise GPT1InputError(f"dropout must be in [0, 1); got {self.dropout}")
+        check_precision(self.precision)
+        if self.strategy not in distribution.STRATEGIES:
+            raise GPT1InputError(
+                f"unknown strategy '{self.strategy}'; choose one of "
+                f"{', '.join(distribution.STRATEGIES)}"
+            )
         if os.path.exists(self.output):
             raise GPT1InputError(f"output already exists: {self.output}")
 
@@ -133,6 +150,14 @@ def fresh_backbone(backbone, seed):
     """Same architecture, new random weights (the no-pre-training ablation)."""
     keras.utils.set_random_seed(seed)
     return GPT1Backbone.from_config(backbone.get_config())
+
+
+def backbone_in_precision(backbone, precision):
+    """`backbone`, or a copy with its weights computing in `precision`."""
+    if precision == "float32":
+        return backbone
+    config = {**backbone.get_config(), "dtype": precision}
+    return rebuild_with_weights(backbone, lambda: GPT1Backbone.from_config(config))
 
 
 def _read(path, config, require_label=True):
@@ -164,7 +189,12 @@ def finetune(config):
     `train_examples`, `validation_examples`, the recipe and `output`.
     """
     config.check()
-    backbone, tokenizer = load_pretrained(config.model)
+    strategy = distribution.make_strategy(config.strategy)  # before any TF op
+    per_replica_batch = distribution.per_replica_batch_size(strategy, config.batch_size)
+    jit_compile = distribution.xla_supported(strategy, config.jit_compile)
+    chief = distribution.is_chief(strategy)
+    with strategy.scope():
+        backbone, tokenizer = load_pretrained(config.model)
     context = backbone.max_sequence_length
     max_length = config.max_length or context
     if not 1 <= max_length <= context:
@@ -188,58 +218,64 @@ def finetune(config):
         validation_labels = encode_labels(validation_table, kind, label_names)
         validation_encoded = encode_table(validation_table, tokenizer, max_length)
 
-    if config.reinitialize:
-        backbone = fresh_backbone(backbone, config.seed)
-    keras.utils.set_random_seed(config.seed)
-    model = GPT1TaskModel(
-        backbone,
-        config.task,
-        label_names=label_names,
-        regression=config.regression,
-        tokenizer=tokenizer,
-        lm_loss_weight=config.lm_loss_weight,
-        dropout=config.dropout,
-    )
+    def build_task_model(backbone):
+        return GPT1TaskModel(
+            backbone,
+            config.task,
+            label_names=label_names,
+            regression=config.regression,
+            tokenizer=tokenizer,
+            lm_loss_weight=config.lm_loss_weight,
+            dropout=config.dropout,
+        )
 
     steps_per_epoch = math.ceil(len(train_table) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     warmup_steps = int(round(config.warmup_fraction * total_steps))
-    schedule = gpt1_optimizer.WarmupLinearDecay(
-        config.learning_rate, warmup_steps, total_steps
-    )
-    optimizer = gpt1_optimizer.make_optimizer(
-        model, schedule, config.weight_decay, config.clipnorm
-    )
-    model.compile(optimizer=optimizer, jit_compile=config.jit_compile)
-
-    train = task_dataset(
-        train_encoded, tokenizer, max_length, config.batch_size,
-        labels=train_labels, shuffle=True, seed=config.seed, repeat=True,
-    )
-    validation = None
-    if validation_encoded is not None:
-        validation = task_dataset(
-            validation_encoded, tokenizer, max_length, EVALUATION_BATCH_SIZE,
-            labels=validation_labels,
+    with strategy.scope():
+        if config.reinitialize:
+            backbone = fresh_backbone(backbone, config.seed)
+        keras.utils.set_random_seed(config.seed)
+        model = build_task_model(backbone_in_precision(backbone, config.precision))
+        schedule = gpt1_optimizer.WarmupLinearDecay(
+            config.learning_rate, warmup_steps, total_steps
         )
+        optimizer = gpt1_optimizer.make_optimizer(
+            model, schedule, config.weight_decay, config.clipnorm
+        )
+        model.compile(optimizer=with_loss_scaling(optimizer, config.precision),
+                      jit_compile=jit_compile)
+
+    def train_fn(context):
+        return task_dataset(
+            train_encoded, tokenizer, max_length, per_replica_batch,
+            labels=train_labels, shuffle=True, seed=config.seed, repeat=True,
+            num_shards=context.num_input_pipelines,
+            shard_index=context.input_pipeline_id,
+        )
+
+    train = distribution.distribute_dataset(strategy, train_fn)
+    if distribution.strategy_name(strategy) != "default":
+        build_from_spec(model, train_fn)
     start = time.time()
-    history = model.fit(
-        train,
-        epochs=math.ceil(total_steps / steps_per_epoch),
-        steps_per_epoch=steps_per_epoch,
-        callbacks=[StopAtStep(total_steps)],
-        shuffle=False,  # the dataset reshuffles itself, reproducibly
-        verbose=config.verbose,
-    )
+    with multi_worker_log_reduction(strategy):
+        history = model.fit(
+            train,
+            epochs=math.ceil(total_steps / steps_per_epoch),
+            steps_per_epoch=steps_per_epoch,
+            callbacks=[StopAtStep(total_steps)],
+            shuffle=False,  # the dataset reshuffles itself, reproducibly
+            verbose=config.verbose if chief else 0,
+        )
     seconds = time.time() - start
 
     summary = {
         "task": config.task,
         "label_names": label_names,
         "regression": kind == SCORE_LABELS,
-        "steps": int(model.optimizer.iterations),
+        "steps": int(model.optimizer.iterations.numpy()),
         "epochs": len(history.history.get("loss", [])),
         "train_loss": float(history.history["loss"][-1]),
         "train_examples": len(train_table),
@@ -255,18 +291,31 @@ def finetune(config):
         "pretrained_model": os.path.abspath(config.model),
         "columns": _columns(train_table),
         "output": os.path.abspath(config.output),
+        "strategy": distribution.strategy_name(strategy),
+        "replicas": int(strategy.num_replicas_in_sync),
+        "precision": config.precision,
+        "jit_compile": bool(model.jit_compile),
     }
-    if validation is not None:
-        outputs = np.asarray(model.predict(validation, verbose=0))
+    if not chief:  # the chief scores and writes the output
+        return summary
+    if summary["strategy"] != "default" or config.precision != "float32":
+        model = rebuild_with_weights(model, lambda: build_task_model(
+            GPT1Backbone.from_config({**backbone.get_config(), "dtype": "float32"})))
+    if validation_encoded is not None:
+        outputs = _predict_dataset(model, validation_encoded, tokenizer, max_length)
         for name, value in score_predictions(model, outputs, validation_labels).items():
             summary[f"val_{name}"] = value
-
-    _publish(model, tokenizer, summary, config.output)
+    history_csv = None
+    if config.plot:
+        summary["plot"] = os.path.join(os.path.abspath(config.output), PLOT_FILE)
+        history_csv = history.history
+    _publish(model, tokenizer, summary, config.output, history_csv)
     return summary
 
 
-def _publish(model, tokenizer, summary, output):
-    """Write the model directory beside `output`, then rename it there."""
+def _publish(model, tokenizer, summary, output, history=None):
+    """Write the model directory beside `output`, then rename it there
+    (with `history.csv` and `loss.png` when `history` is given)."""
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
     work = tempfile.mkdtemp(
@@ -280,10 +329,28 @@ def _publish(model, tokenizer, summary, output):
         artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
         if hasattr(tokenizer, "save_to_directory"):
             tokenizer.save_to_directory(work)
+        if history:
+            _write_history(history, work)
         artifacts.write_json(os.path.join(work, artifacts.SUMMARY_FILE), summary)
         artifacts.publish_directory(work, output)
     finally:
         artifacts.remove_tree(work)
+
+
+def _write_history(history, work):
+    """`history.csv` (epoch, loss) and its `loss.png`."""
+    import csv
+
+    from keras_gpt1.plots import plot_history
+
+    path = os.path.join(work, HISTORY_FILE)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "loss"])
+        for epoch, loss in enumerate(history["loss"], start=1):
+            writer.writerow([epoch, loss])
+    plot_history(path, os.path.join(work, PLOT_FILE), title="Fine-tuning (L2 + λ·L1)",
+                 perplexity=False)
 
 
 # === Using a fine-tuned model ===

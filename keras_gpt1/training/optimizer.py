@@ -58,6 +58,42 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+@keras.saving.register_keras_serializable(package="keras_gpt1")
+class GPT1AdamW(keras.optimizers.AdamW):
+    """`AdamW` whose global-norm clipping sees the whole batch's gradient.
+
+    Under a TensorFlow distribution strategy Keras clips each replica's
+    share of the gradient before summing the shares, which is not the
+    global norm of the batch's gradient (with 2 replicas, one step moved
+    weights up to 1.3e-3 away from the same step on one device). Here the
+    shares are summed first to measure the norm, and each share is scaled
+    by the same factor, so the summed update equals one device's.
+    """
+
+    def _clip_gradients(self, grads):
+        replica = _replica_context_with_several_replicas()
+        if not self.global_clipnorm or replica is None:
+            return super()._clip_gradients(grads)
+        import tensorflow as tf
+
+        present = [g for g in grads if g is not None]
+        summed = replica.all_reduce(tf.distribute.ReduceOp.SUM, present)
+        norm = tf.linalg.global_norm(summed)
+        scale = tf.minimum(1.0, self.global_clipnorm / tf.maximum(norm, 1e-12))
+        return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
+
+
+def _replica_context_with_several_replicas():
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    replica = tf.distribute.get_replica_context()
+    if replica is None or replica.num_replicas_in_sync < 2:
+        return None
+    return replica
+
+
 def make_optimizer(
     model,
     schedule,
@@ -66,7 +102,7 @@ def make_optimizer(
 ):
     """AdamW on `schedule`; biases and LayerNorm parameters are exempt from
     decay. Call after the model is built."""
-    optimizer = keras.optimizers.AdamW(
+    optimizer = GPT1AdamW(
         learning_rate=schedule,
         weight_decay=weight_decay,
         global_clipnorm=global_clipnorm,

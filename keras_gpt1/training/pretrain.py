@@ -24,7 +24,13 @@ from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
 from keras_gpt1.tokenizers.bpe_training import check_text_files
 from keras_gpt1.tokenizers.bpe_training import train_bpe
 from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
+from keras_gpt1.training import distribution
 from keras_gpt1.training import optimizer as gpt1_optimizer
+from keras_gpt1.training.keras_strategy_fixes import build_from_spec
+from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
+from keras_gpt1.training.precision import check_precision
+from keras_gpt1.training.precision import rebuild_with_weights
+from keras_gpt1.training.precision import with_loss_scaling
 
 RUN_CONFIG_FILE = "run_config.json"
 BACKUP_DIR = "checkpoint"
@@ -53,6 +59,8 @@ class PretrainConfig:
     checkpoint_every: int = 100
     validation_every: int = 20
     jit_compile: bool = True
+    strategy: str = "auto"  # see training/distribution.py
+    precision: str = "float32"  # see training/precision.py
     plot: bool = False  # write loss.png (training and validation curves)
     verbose: int = 1
 
@@ -81,6 +89,12 @@ class PretrainConfig:
             raise GPT1InputError(f"warmup_steps must be >= 0; got {c.warmup_steps}")
         if not 0.0 <= c.dropout < 1.0:
             raise GPT1InputError(f"dropout must be in [0, 1); got {c.dropout}")
+        check_precision(c.precision)
+        if c.strategy not in distribution.STRATEGIES:
+            raise GPT1InputError(
+                f"unknown strategy '{c.strategy}'; choose one of "
+                f"{', '.join(distribution.STRATEGIES)}"
+            )
         if c.seq_len > context:
             raise GPT1InputError(
                 f"seq_len {c.seq_len} is longer than the context of preset "
@@ -91,7 +105,8 @@ class PretrainConfig:
     def run_identity(self):
         """The settings a resumed run must share with the interrupted one."""
         d = dataclasses.asdict(self)
-        for transient in ("verbose", "output", "jit_compile", "plot"):
+        for transient in ("verbose", "output", "jit_compile", "plot", "strategy",
+                          "precision"):
             d.pop(transient)
         return d
 
@@ -102,7 +117,7 @@ class RecordStep(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["step"] = int(self.model.optimizer.iterations)
+            logs["step"] = int(self.model.optimizer.iterations.numpy())
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -119,7 +134,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            step = int(self.model.optimizer.iterations)
+            step = int(self.model.optimizer.iterations.numpy())
             good = (step - 1) // self.steps_per_checkpoint * self.steps_per_checkpoint
             raise GPT1TrainingError(
                 f"loss became {float(loss)} at step {step}; the last good "
@@ -137,13 +152,18 @@ class StopAtStep(keras.callbacks.Callback):
         self.max_steps = max_steps
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations) >= self.max_steps:
+        if int(self.model.optimizer.iterations.numpy()) >= self.max_steps:
             self.model.stop_training = True
 
 
-def _prepare_work_dir(config):
-    """Create or reopen `OUTPUT.partial`; returns (work_dir, tokenizer)."""
-    work = config.output.rstrip("/") + ".partial"
+def _work_dir(config, chief=True, worker=0):
+    """`OUTPUT.partial` (the chief's), `OUTPUT.worker<i>.partial` (others')."""
+    base = config.output.rstrip("/")
+    return base + ".partial" if chief else f"{base}.worker{worker}.partial"
+
+
+def _prepare_work_dir(config, work):
+    """Create or reopen `work`; returns the tokenizer."""
     run_config_path = os.path.join(work, RUN_CONFIG_FILE)
     identity = config.run_identity()
     if os.path.isfile(run_config_path):
@@ -155,13 +175,13 @@ def _prepare_work_dir(config):
                 f"{work} holds an interrupted run with other settings "
                 f"({', '.join(changed)}); rerun it as it was or delete {work}"
             )
-        return work, GPT1Tokenizer.from_directory(work)
+        return GPT1Tokenizer.from_directory(work)
     artifacts.remove_tree(work)  # a run killed before its first save
     tokenizer = train_bpe(config.corpus, config.vocab_size)
     os.makedirs(work)
     tokenizer.save_to_directory(work)
     artifacts.write_json(run_config_path, identity)
-    return work, tokenizer
+    return tokenizer
 
 
 def _completed_epochs(backup_dir):
@@ -172,13 +192,16 @@ def _completed_epochs(backup_dir):
         return int(json.load(f)["epoch"])
 
 
-def build_causal_lm(preset, tokenizer, dropout=None, seed=None):
-    """A randomly initialised `GPT1CausalLM` of `preset` for `tokenizer`."""
+def build_causal_lm(preset, tokenizer, dropout=None, seed=None, dtype=None):
+    """A randomly initialised `GPT1CausalLM` of `preset` for `tokenizer`
+    (`dtype`: a Keras dtype policy name such as `mixed_bfloat16`)."""
     if seed is not None:
         keras.utils.set_random_seed(seed)
     overrides = {"vocabulary_size": tokenizer.vocabulary_size()}
     if dropout is not None:
         overrides["dropout"] = dropout
+    if dtype is not None:
+        overrides["dtype"] = dtype
     backbone = GPT1Backbone.from_preset(preset, **overrides)
     return GPT1CausalLM(backbone, tokenizer=tokenizer)
 
@@ -191,40 +214,76 @@ def pretrain(config, callbacks=None):
 
     Summary keys: `val_loss`, `val_perplexity`, `initial_val_loss`,
     `initial_val_perplexity`, `steps`, `resumed_from_step`, `tokens`,
-    `tokens_per_second`, `parameters`, `vocabulary_size`, `output`.
+    `tokens_per_second`, `parameters`, `vocabulary_size`, `output`,
+    `strategy`, `replicas`, `precision`, `jit_compile`.
     """
-    from keras_gpt1.data.pretraining_dataset import pretraining_datasets
+    from keras_gpt1.data import pretraining_dataset as data
 
     config = config.resolved()
     check_text_files(config.corpus)
     if os.path.exists(config.output):
         raise GPT1InputError(f"output already exists: {config.output}")
+    strategy = distribution.make_strategy(config.strategy)  # before any TF op
+    per_replica_batch = distribution.per_replica_batch_size(strategy, config.batch_size)
+    jit_compile = distribution.xla_supported(strategy, config.jit_compile)
+    chief = distribution.is_chief(strategy)
 
-    work, tokenizer = _prepare_work_dir(config)
+    work = _work_dir(config, chief, distribution.worker_id(strategy))
+    tokenizer = _prepare_work_dir(config, work)
+    distribution.check_same_on_all_workers(
+        strategy, "BPE vocabularies",
+        json.dumps([list(tokenizer.get_vocabulary()), list(tokenizer.merges)]),
+    )
+    steps_per_epoch = min(config.checkpoint_every, config.max_steps)
+    completed_epochs = _completed_epochs(os.path.join(work, BACKUP_DIR))
+    resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
+
+    held_out = data.held_out_windows(config.corpus, tokenizer, config.seq_len,
+                                     config.validation_every)
+    held_out = distribution.whole_batches(strategy, held_out, config.batch_size)
+
+    def train_fn(context):
+        per_step = context.num_replicas_in_sync // context.num_input_pipelines
+        return data.train_dataset(
+            config.corpus, tokenizer, config.seq_len, per_replica_batch,
+            config.validation_every, config.seed,
+            skip_batches=resumed_from_step * per_step,
+            num_shards=context.num_input_pipelines,
+            shard_index=context.input_pipeline_id,
+        )
+
+    def validation_fn(context):
+        return data.validation_dataset(
+            held_out, per_replica_batch, context.num_input_pipelines,
+            context.input_pipeline_id,
+        )
+
+    train = distribution.distribute_dataset(strategy, train_fn)
+    validation = distribution.distribute_dataset(strategy, validation_fn)
+
+    with strategy.scope():
+        model = build_causal_lm(config.preset, tokenizer, config.dropout, config.seed,
+                                dtype=config.precision)
+        schedule = gpt1_optimizer.warmup_cosine_schedule(
+            config.learning_rate, config.warmup_steps, config.max_steps
+        )
+        optimizer = gpt1_optimizer.make_optimizer(
+            model, schedule, config.weight_decay, config.clipnorm
+        )
+        model.compile(optimizer=with_loss_scaling(optimizer, config.precision),
+                      jit_compile=jit_compile)
+    if distribution.strategy_name(strategy) != "default":
+        build_from_spec(model, validation_fn)
+    with multi_worker_log_reduction(strategy):
+        return _fit_and_publish(config, strategy, model, tokenizer, work, chief,
+                                train, validation, resumed_from_step, callbacks)
+
+
+def _fit_and_publish(config, strategy, model, tokenizer, work, chief, train,
+                     validation, resumed_from_step, callbacks):
     backup_dir = os.path.join(work, BACKUP_DIR)
     steps_per_epoch = min(config.checkpoint_every, config.max_steps)
     epochs = math.ceil(config.max_steps / steps_per_epoch)
-    completed_epochs = _completed_epochs(backup_dir)
-    resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
-
-    train, validation, _ = pretraining_datasets(
-        config.corpus,
-        tokenizer,
-        seq_len=config.seq_len,
-        batch_size=config.batch_size,
-        validation_every=config.validation_every,
-        seed=config.seed,
-        skip_batches=resumed_from_step,
-    )
-
-    model = build_causal_lm(config.preset, tokenizer, config.dropout, config.seed)
-    schedule = gpt1_optimizer.warmup_cosine_schedule(
-        config.learning_rate, config.warmup_steps, config.max_steps
-    )
-    optimizer = gpt1_optimizer.make_optimizer(
-        model, schedule, config.weight_decay, config.clipnorm
-    )
-    model.compile(optimizer=optimizer, jit_compile=config.jit_compile)
 
     run_config_path = os.path.join(work, RUN_CONFIG_FILE)
     state_path = os.path.join(work, "initial_validation.json")
@@ -236,30 +295,32 @@ def pretrain(config, callbacks=None):
         initial = {"loss": float(loss), "perplexity": float(perplexity)}
         artifacts.write_json(state_path, initial)
 
-    callbacks = [
+    run_callbacks = [
         keras.callbacks.BackupAndRestore(
             backup_dir, save_freq="epoch", double_checkpoint=True,
             delete_checkpoint=False,
         ),
         StopOnNonFiniteLoss(steps_per_epoch),
         StopAtStep(config.max_steps),
-        keras.callbacks.TensorBoard(os.path.join(work, LOG_DIR)),
         RecordStep(),
-        keras.callbacks.CSVLogger(os.path.join(work, HISTORY_FILE), append=True),
-        *(callbacks or []),
     ]
+    if chief:
+        run_callbacks += [
+            keras.callbacks.TensorBoard(os.path.join(work, LOG_DIR)),
+            keras.callbacks.CSVLogger(os.path.join(work, HISTORY_FILE), append=True),
+        ]
     start = time.time()
     model.fit(
         train,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         validation_data=validation,
-        callbacks=callbacks,
+        callbacks=run_callbacks + list(callbacks or []),
         shuffle=False,  # the dataset shuffles itself, reproducibly
-        verbose=config.verbose,
+        verbose=config.verbose if chief else 0,
     )
     seconds = time.time() - start
-    steps = int(model.optimizer.iterations)
+    steps = int(model.optimizer.iterations.numpy())
     val_loss, val_perplexity = model.evaluate(validation, verbose=0)
 
     summary = {
@@ -275,7 +336,17 @@ def pretrain(config, callbacks=None):
         "parameters": int(model.count_params()),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
         "output": os.path.abspath(config.output),
+        "strategy": distribution.strategy_name(strategy),
+        "replicas": int(strategy.num_replicas_in_sync),
+        "precision": config.precision,
+        "jit_compile": bool(model.jit_compile),
     }
+    if not chief:  # the chief writes the output; this worker's files go
+        artifacts.remove_tree(work)
+        return summary
+    if distribution.strategy_name(strategy) != "default" or config.precision != "float32":
+        model = rebuild_with_weights(model, lambda: build_causal_lm(
+            config.preset, tokenizer, config.dropout))
     artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
     if config.plot:
         from keras_gpt1.plots import plot_history
