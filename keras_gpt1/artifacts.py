@@ -43,7 +43,8 @@ def load_model(path, compile=False):
         raise GPT1InputError(f"{file} is not a Keras archive (truncated?)")
     try:
         return keras.saving.load_model(file, compile=compile, safe_mode=True)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        # TypeError: a config naming an unknown class, or of the wrong shape.
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise GPT1InputError(f"could not load {file}: {first}") from None
 

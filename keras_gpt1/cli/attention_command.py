@@ -1,10 +1,11 @@
 """Draw one head's causal attention for a text: scores, mask, softmax."""
 
+from keras_gpt1.cli.generate_command import utf8_text
 
 
 def add_arguments(p):
     p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--text", required=True, help="a sentence to look at")
+    p.add_argument("--text", required=True, type=utf8_text, help="a sentence to look at")
     p.add_argument("--layer", type=int, default=0, help="block, from 0")
     p.add_argument("--head", type=int, default=0, help="head, from 0")
     p.add_argument("--output", required=True, metavar="FILE.png")

@@ -1,14 +1,26 @@
 """Generate text from a prompt with a trained model (KV cache, XLA)."""
 
+import argparse
+
 from keras_gpt1.cli import flags
 from keras_gpt1.models.gpt1_causal_lm import SAMPLERS
+
+
+def utf8_text(text):
+    """argparse type: text that is valid UTF-8 (arguments with bytes that
+    are not arrive as lone surrogates, which no tokenizer can encode)."""
+    bad = next((i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        byte = len(text[:bad].encode("utf-8"))
+        raise argparse.ArgumentTypeError(f"not valid UTF-8 at byte {byte}")
+    return text
 
 
 def add_arguments(p):
     p.add_argument("--model", required=True, metavar="DIR",
                    help="model directory (or .keras file), or the model.tflite "
                    "of a LiteRT bundle (greedy only)")
-    p.add_argument("--prompt", required=True, help="text to continue")
+    p.add_argument("--prompt", required=True, type=utf8_text, help="text to continue")
     p.add_argument("--max-new-tokens", type=flags.positive_int, default=32)
     p.add_argument("--sampler", choices=SAMPLERS, default="greedy")
     p.add_argument("--temperature", type=float, default=1.0)
@@ -24,6 +36,13 @@ def run(args):
 
     if not args.prompt:
         raise GPT1InputError("prompt is empty")
+    if not args.temperature > 0:  # also refuses nan
+        raise GPT1InputError(
+            f"temperature must be > 0; got {args.temperature} "
+            "(--sampler greedy picks the most likely token)"
+        )
+    if not 0 < args.top_p <= 1:
+        raise GPT1InputError(f"top_p must be in (0, 1]; got {args.top_p}")
     if args.model.endswith(".tflite"):
         return _run_litert(args)
     model = artifacts.load_model(args.model)

@@ -2,18 +2,19 @@
 
 from keras_gpt1.cli.evaluate_command import columns_of
 from keras_gpt1.cli.finetune_command import add_task_file_arguments
+from keras_gpt1.cli.generate_command import utf8_text
 
 
 def add_arguments(p):
     p.add_argument("--model", required=True, metavar="DIR",
                    help="fine-tuned model directory (keras-gpt1 finetune output)")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", action="append", metavar="T",
+    source.add_argument("--text", action="append", metavar="T", type=utf8_text,
                         help="a text segment; repeat it for pairs (premise, "
                         "hypothesis) or for a context and question")
     source.add_argument("--input", metavar="FILE",
                         help="a .tsv, .csv or .jsonl file (labels not needed)")
-    p.add_argument("--choice", action="append", metavar="A",
+    p.add_argument("--choice", action="append", metavar="A", type=utf8_text,
                    help="multiple choice: one answer (repeat for each)")
     add_task_file_arguments(p)
 

@@ -42,10 +42,36 @@ def tokenize_lines(tokenizer, lines):
     return ids
 
 
+def check_output_path(path):
+    """Raise `GPT1InputError` unless `path` can be written as a file."""
+    from keras_gpt1.errors import GPT1InputError
+
+    if os.path.isdir(path):
+        raise GPT1InputError(f"output is a directory: {path}")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise GPT1InputError(f"output directory does not exist: {parent}")
+
+
+def write_text(path, text):
+    """Write `text` through a temporary file and a rename (nothing is left
+    behind on failure)."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def run(args):
     from keras_gpt1 import artifacts
     from keras_gpt1.errors import GPT1InputError
 
+    if args.output:
+        check_output_path(args.output)
     lines = read_lines(args.input)
     model = artifacts.load_model(args.model)
     if getattr(model, "tokenizer", None) is None:
@@ -53,10 +79,7 @@ def run(args):
     ids = tokenize_lines(model.tokenizer, lines)
     text = "".join(" ".join(str(int(i)) for i in row) + "\n" for row in ids)
     if args.output:
-        tmp = args.output + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, args.output)
+        write_text(args.output, text)
     else:
         sys.stdout.write(text)
     return {"lines": len(ids), "tokens": sum(len(row) for row in ids)}

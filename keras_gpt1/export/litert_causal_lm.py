@@ -55,6 +55,7 @@ class LiteRTCausalLM:
         self.cache_shape = tuple(config["cache_shape"])
         self.pad_token_id = config["pad_token_id"] or 0
         self.end_token_id = config["end_token_id"]
+        self.vocabulary_size = config["vocabulary_size"]
 
     @property
     def tokenizer(self):
@@ -78,8 +79,20 @@ class LiteRTCausalLM:
         logits = outputs.pop(LOGITS)
         return logits[0, 0], outputs
 
+    def check_token_ids(self, token_ids):
+        """Raise `GPT1InputError` for an id outside `[0, vocabulary_size)`:
+        the `.tflite` would fail on a large id and read some other row for
+        a negative one."""
+        ids = np.asarray(token_ids).reshape(-1)
+        bad = ids[(ids < 0) | (ids >= self.vocabulary_size)]
+        if bad.size:
+            raise GPT1InputError(
+                f"token id {int(bad[0])} is out of range [0, {self.vocabulary_size})"
+            )
+
     def decode(self, token_id, position, cache):
         """One token at `position` -> `(logits (vocab,), cache)`."""
+        self.check_token_ids(token_id)
         return self._split(
             self._decode(
                 **{
@@ -98,8 +111,10 @@ class LiteRTCausalLM:
         or a chunk that would run past `max_length` once padded, goes
         through `decode` token by token.
         """
-        token_ids = np.asarray(token_ids, "int32").reshape(-1)
+        token_ids = np.asarray(token_ids).reshape(-1)
         self._check_prompt_length(len(token_ids))
+        self.check_token_ids(token_ids)
+        token_ids = token_ids.astype("int32")
         cache = self.initial_cache() if cache is None else cache
         position, logits = 0, None
         while position < len(token_ids):

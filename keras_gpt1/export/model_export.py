@@ -86,6 +86,10 @@ def export_model_directory(model_dir, format, output, quantize=NO_QUANTIZATION,
         raise GPT1InputError(
             f"quantization '{quantize}' applies to the litert format only"
         )
+    if format == SAVED_MODEL:
+        from keras_gpt1.export.saved_model_export import check_base_directory
+
+        check_base_directory(output)  # before the (slow) load
     model = artifacts.load_model(model_dir)
     if format == SAVED_MODEL:
         options.pop("prefill_length", None)

@@ -38,8 +38,18 @@ def existing_versions(base_dir):
     return sorted(int(n) for n in os.listdir(base_dir) if n.isdigit())
 
 
+def check_base_directory(base_dir):
+    """Raise `GPT1InputError` if `base_dir` exists and is not a directory."""
+    if os.path.exists(base_dir) and not os.path.isdir(base_dir):
+        raise GPT1InputError(
+            f"output {base_dir} is a file; a SavedModel export needs a "
+            "directory (of versions)"
+        )
+
+
 def resolve_version(base_dir, version=None):
     """`version`, checked to be new, or one past the highest existing."""
+    check_base_directory(base_dir)
     versions = existing_versions(base_dir)
     if version is None:
         return (versions[-1] + 1) if versions else 1

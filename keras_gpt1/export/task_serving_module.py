@@ -117,6 +117,21 @@ class TaskServingModule(tf.Module):
         return prediction_outputs(model.label_kind, logits, model.label_names)
 
     def _logits(self, token_ids, padding_mask):
+        # An embedding lookup reads zeros (GPU) or wraps around (negative
+        # ids) without complaint, so ids from outside are checked here.
+        vocabulary_size = int(self.model.backbone.vocabulary_size)
+        checks = [
+            tf.debugging.assert_non_negative(
+                token_ids, message="token id out of range (negative)"
+            ),
+            tf.debugging.assert_less(
+                token_ids,
+                vocabulary_size,
+                message=f"token id out of range [0, {vocabulary_size})",
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            token_ids = tf.identity(token_ids)
         inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
         return {"logits": self.model(inputs, training=False)}
 

@@ -80,4 +80,14 @@ def train_bpe(paths, vocabulary_size, min_frequency=2):
     model = json.loads(tokenizer.to_str())["model"]
     vocabulary = model["vocab"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    if not merges and len(vocabulary) >= vocabulary_size:
+        raise GPT1InputError(
+            f"vocabulary size {vocabulary_size} leaves no room for BPE merges "
+            f"(the bytes and special tokens take {MIN_VOCABULARY_SIZE})"
+        )
+    if not merges:  # keras-hub cannot build a tokenizer without merges
+        raise GPT1InputError(
+            f"corpus too small to learn a BPE vocabulary: no pair of symbols "
+            f"occurs {min_frequency} times in {', '.join(map(str, paths))}"
+        )
     return GPT1Tokenizer(vocabulary=vocabulary, merges=merges)

@@ -50,6 +50,7 @@ import tensorflow_text as tf_text
 from keras_hub.tokenizers import Tokenizer
 
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.tokenizers.gpt1_tokenizer import check_ids_in_vocabulary
 
 UNKNOWN_TOKEN = "<unk>"
 END_OF_WORD = "</w>"
@@ -397,8 +398,10 @@ class OpenAIGPTTokenizer(Tokenizer):
 
     def detokenize(self, inputs):
         """Ids `(batch, None)` or `(tokens,)` -> text; `</w>` becomes a space
-        and the last word's is dropped, as Hugging Face's BPE decoder does."""
+        and the last word's is dropped, as Hugging Face's BPE decoder does.
+        An id outside the vocabulary raises `GPT1InputError`."""
         self._check_vocabulary()
+        check_ids_in_vocabulary(inputs, self.vocabulary_size())
         with tf.device("cpu"):
             if isinstance(inputs, tf.RaggedTensor):
                 ids = inputs

@@ -162,26 +162,29 @@ def _work_dir(config, chief=True, worker=0):
     return base + ".partial" if chief else f"{base}.worker{worker}.partial"
 
 
-def _prepare_work_dir(config, work):
-    """Create or reopen `work`; returns the tokenizer."""
+def _reopen_work_dir(config, work):
+    """The tokenizer of an interrupted run in `work`, or None (a run killed
+    before its first save leaves nothing worth keeping)."""
     run_config_path = os.path.join(work, RUN_CONFIG_FILE)
+    if not os.path.isfile(run_config_path):
+        artifacts.remove_tree(work)
+        return None
     identity = config.run_identity()
-    if os.path.isfile(run_config_path):
-        with open(run_config_path, encoding="utf-8") as f:
-            previous = json.load(f)
-        if previous != identity:
-            changed = sorted(k for k in identity if previous.get(k) != identity[k])
-            raise GPT1InputError(
-                f"{work} holds an interrupted run with other settings "
-                f"({', '.join(changed)}); rerun it as it was or delete {work}"
-            )
-        return GPT1Tokenizer.from_directory(work)
-    artifacts.remove_tree(work)  # a run killed before its first save
-    tokenizer = train_bpe(config.corpus, config.vocab_size)
+    with open(run_config_path, encoding="utf-8") as f:
+        previous = json.load(f)
+    if previous != identity:
+        changed = sorted(k for k in identity if previous.get(k) != identity[k])
+        raise GPT1InputError(
+            f"{work} holds an interrupted run with other settings "
+            f"({', '.join(changed)}); rerun it as it was or delete {work}"
+        )
+    return GPT1Tokenizer.from_directory(work)
+
+
+def _create_work_dir(config, work, tokenizer):
     os.makedirs(work)
     tokenizer.save_to_directory(work)
-    artifacts.write_json(run_config_path, identity)
-    return tokenizer
+    artifacts.write_json(os.path.join(work, RUN_CONFIG_FILE), config.run_identity())
 
 
 def _completed_epochs(backup_dir):
@@ -229,7 +232,14 @@ def pretrain(config, callbacks=None):
     chief = distribution.is_chief(strategy)
 
     work = _work_dir(config, chief, distribution.worker_id(strategy))
-    tokenizer = _prepare_work_dir(config, work)
+    tokenizer = _reopen_work_dir(config, work)
+    resuming = tokenizer is not None
+    if not resuming:
+        tokenizer = train_bpe(config.corpus, config.vocab_size)
+    held_out = data.held_out_windows(config.corpus, tokenizer, config.seq_len,
+                                     config.validation_every)
+    if not resuming:  # the corpus is usable: only now write anything
+        _create_work_dir(config, work, tokenizer)
     distribution.check_same_on_all_workers(
         strategy, "BPE vocabularies",
         json.dumps([list(tokenizer.get_vocabulary()), list(tokenizer.merges)]),
@@ -238,8 +248,6 @@ def pretrain(config, callbacks=None):
     completed_epochs = _completed_epochs(os.path.join(work, BACKUP_DIR))
     resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
 
-    held_out = data.held_out_windows(config.corpus, tokenizer, config.seq_len,
-                                     config.validation_every)
     held_out = distribution.whole_batches(strategy, held_out, config.batch_size)
 
     def train_fn(context):
