@@ -45,7 +45,7 @@ def add_arguments(p):
                    help="pre-training steps (default 400: ~3 min on 2 cores)")
     p.add_argument("--finetune-epochs", type=flags.positive_int, default=3,
                    help="fine-tuning epochs (default 3: under 1 min on 2 cores)")
-    flags.add_xla_flag(p)
+    flags.add_xla_flag(p, training=True)
 
 
 def demo_corpus_text():

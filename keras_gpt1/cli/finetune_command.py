@@ -60,7 +60,7 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true",
                    help="also write OUTPUT/loss.png and history.csv (training loss per epoch)")
-    flags.add_xla_flag(p)
+    flags.add_xla_flag(p, training=True)
     flags.add_scale_flags(p)
 
 

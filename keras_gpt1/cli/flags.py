@@ -3,7 +3,13 @@
 import argparse
 
 
-def add_xla_flag(p):
+def add_xla_flag(p, training=False):
+    if training:
+        p.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
+                       help="compile the training step with XLA (default: on, "
+                       "except mixed_bfloat16 on a CPU, where TensorFlow's oneDNN "
+                       "kernels are faster)")
+        return
     p.add_argument("--xla", action=argparse.BooleanOptionalAction, default=True,
                    help="compile with XLA (default on; --no-xla to turn off)")
 
@@ -24,6 +30,7 @@ def add_scale_flags(p):
                    help="tf.distribute strategy (default auto: multi_worker when "
                    "TF_CONFIG names a cluster, mirrored on several GPUs, else one "
                    "device); --batch-size is the global batch")
-    p.add_argument("--precision", default="float32", choices=PRECISIONS,
-                   help="training dtype policy (default float32; the saved model "
-                   "is float32 either way)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="training dtype policy (default auto: mixed_bfloat16 on a "
+                   "CPU with bfloat16 instructions and no GPU, else float32; the "
+                   "saved model is float32 either way)")

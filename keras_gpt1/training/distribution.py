@@ -221,12 +221,16 @@ def whole_batches(strategy, examples, batch_size):
     return examples[:usable]
 
 
+def on_cpu(strategy):
+    """Whether `strategy` trains on CPU devices (no GPU, not a TPU)."""
+    return not (tf.config.list_logical_devices("GPU")
+                or isinstance(strategy, tf.distribute.TPUStrategy))
+
+
 def xla_supported(strategy, jit_compile):
     """`jit_compile`, except off for several replicas on CPU devices, where
     TensorFlow cannot compile the step (a variable on another device)."""
-    on_cpus = not (tf.config.list_logical_devices("GPU")
-                   or isinstance(strategy, tf.distribute.TPUStrategy))
-    if jit_compile and on_cpus and strategy.num_replicas_in_sync > 1:
+    if jit_compile and on_cpu(strategy) and strategy.num_replicas_in_sync > 1:
         print(f"keras-gpt1: note: XLA is off for {strategy.num_replicas_in_sync} "
               "replicas on CPU devices", file=sys.stderr)
         return False

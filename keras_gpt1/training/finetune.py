@@ -45,6 +45,7 @@ from keras_gpt1.training.keras_strategy_fixes import build_from_spec
 from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
 from keras_gpt1.training.precision import check_precision
 from keras_gpt1.training.precision import rebuild_with_weights
+from keras_gpt1.training.precision import resolve as resolve_precision
 from keras_gpt1.training.precision import with_loss_scaling
 from keras_gpt1.training.pretrain import StopAtStep
 
@@ -89,9 +90,9 @@ class FinetuneConfig:
     reinitialize: bool = False
     max_length: int = None
     seed: int = 0
-    jit_compile: bool = True
+    jit_compile: bool = None  # None: on, except mixed_bfloat16 on a CPU
     strategy: str = "auto"  # see training/distribution.py
-    precision: str = "float32"  # see training/precision.py
+    precision: str = "auto"  # see training/precision.py
     plot: bool = False  # write loss.png (training loss per epoch)
     verbose: int = 1
 
@@ -191,7 +192,10 @@ def finetune(config):
     config.check()
     strategy = distribution.make_strategy(config.strategy)  # before any TF op
     per_replica_batch = distribution.per_replica_batch_size(strategy, config.batch_size)
-    jit_compile = distribution.xla_supported(strategy, config.jit_compile)
+    precision, jit_compile = resolve_precision(
+        config.precision, config.jit_compile, distribution.on_cpu(strategy))
+    config = dataclasses.replace(config, precision=precision)
+    jit_compile = distribution.xla_supported(strategy, jit_compile)
     chief = distribution.is_chief(strategy)
     with strategy.scope():
         backbone, tokenizer = load_pretrained(config.model)

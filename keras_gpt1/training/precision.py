@@ -1,9 +1,13 @@
 """`--precision`: the dtype policy training runs in.
 
-- `float32`: everything in float32 (the default: fastest measured on the
-  CPUs this project runs on, see docs/benchmarks.md).
+- `auto` (the default): `mixed_bfloat16` without XLA on a machine with no
+  GPU or TPU whose CPU multiplies bfloat16 natively (AVX512-BF16 or AMX),
+  where TensorFlow's oneDNN kernels train 1.2-1.4x faster than float32
+  with XLA and the loss curve matches float32 (docs/benchmarks.md);
+  `float32` elsewhere.
+- `float32`: everything in float32.
 - `mixed_bfloat16`: matmuls and activations in bfloat16, variables in
-  float32 (TPUs, recent GPUs, CPUs with AMX).
+  float32 (TPUs, recent GPUs, CPUs with AVX512-BF16 or AMX).
 - `mixed_float16`: as above in float16, with dynamic loss scaling
   (`keras.optimizers.LossScaleOptimizer`) so small gradients don't
   underflow.
@@ -17,7 +21,8 @@ import keras
 
 from keras_gpt1.errors import GPT1InputError
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def check_precision(precision):
@@ -26,6 +31,32 @@ def check_precision(precision):
             f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}"
         )
     return precision
+
+
+def cpu_multiplies_bfloat16():
+    """Whether this CPU has bfloat16 dot-product instructions (Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
+
+
+def resolve(precision, jit_compile, on_cpu):
+    """`(precision, jit_compile)` with `auto` and `None` (auto) filled in.
+
+    `on_cpu`: training runs on CPU devices (no GPU, no TPU). XLA's CPU
+    backend runs bfloat16 matmuls slower than float32 ones, so bfloat16 on
+    a CPU trains without XLA unless `jit_compile` says otherwise.
+    """
+    check_precision(precision)
+    if precision == "auto":
+        native = on_cpu and cpu_multiplies_bfloat16()
+        precision = "mixed_bfloat16" if native else "float32"
+    if jit_compile is None:
+        jit_compile = not (on_cpu and precision == "mixed_bfloat16")
+    return precision, jit_compile
 
 
 def with_loss_scaling(optimizer, precision):

@@ -56,7 +56,27 @@ def test_float16_loss_is_scaled_and_others_are_not():
 
 
 def test_unknown_precision_is_refused(corpus_file, tmp_path):
-    with pytest.raises(GPT1InputError, match="unknown precision 'float8'; choose one of "
+    with pytest.raises(GPT1InputError, match="unknown precision 'float8'; choose one of auto, "
                        "float32, mixed_bfloat16, mixed_float16"):
         _pretrain(corpus_file, tmp_path / "model", "float8")
     assert not (tmp_path / "model.partial").exists()
+
+
+@pytest.mark.parametrize(
+    "precision, jit_compile, on_cpu, native, expected",
+    [
+        ("auto", None, True, True, ("mixed_bfloat16", False)),
+        ("auto", None, True, False, ("float32", True)),
+        ("auto", None, False, True, ("float32", True)),  # a GPU: float32 + XLA
+        ("auto", True, True, True, ("mixed_bfloat16", True)),  # --xla is obeyed
+        ("float32", None, True, True, ("float32", True)),
+        ("mixed_bfloat16", None, False, False, ("mixed_bfloat16", True)),
+        ("mixed_float16", False, True, True, ("mixed_float16", False)),
+    ],
+)
+def test_auto_picks_bfloat16_without_xla_only_on_a_bfloat16_cpu(
+        monkeypatch, precision, jit_compile, on_cpu, native, expected):
+    from keras_gpt1.training import precision as module
+
+    monkeypatch.setattr(module, "cpu_multiplies_bfloat16", lambda: native)
+    assert module.resolve(precision, jit_compile, on_cpu) == expected
