@@ -29,6 +29,7 @@ from keras_gpt1.training import optimizer as gpt1_optimizer
 from keras_gpt1.training.keras_strategy_fixes import build_from_spec
 from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
 from keras_gpt1.training.precision import check_precision
+from keras_gpt1.training.seed_state import SeedStateBackup
 from keras_gpt1.training.precision import rebuild_with_weights
 from keras_gpt1.training.precision import resolve as resolve_precision
 from keras_gpt1.training.precision import with_loss_scaling
@@ -235,6 +236,9 @@ def pretrain(config, callbacks=None):
     jit_compile = distribution.xla_supported(strategy, jit_compile)
     chief = distribution.is_chief(strategy)
 
+    # The global seed also fixes tf.data's shuffle order: set it first, so
+    # the order depends on `seed` alone (a resumed run relies on that).
+    keras.utils.set_random_seed(config.seed)
     work = _work_dir(config, chief, distribution.worker_id(strategy))
     tokenizer = _reopen_work_dir(config, work)
     resuming = tokenizer is not None
@@ -312,6 +316,7 @@ def _fit_and_publish(config, strategy, model, tokenizer, work, chief, train,
             backup_dir, save_freq="epoch", double_checkpoint=True,
             delete_checkpoint=False,
         ),
+        SeedStateBackup(backup_dir),
         StopOnNonFiniteLoss(steps_per_epoch),
         StopAtStep(config.max_steps),
         RecordStep(),
