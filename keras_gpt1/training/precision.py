@@ -2,7 +2,7 @@
 
 - `auto` (the default): `mixed_bfloat16` without XLA on a machine with no
   GPU or TPU whose CPU multiplies bfloat16 natively (AVX512-BF16 or AMX),
-  where TensorFlow's oneDNN kernels train 1.2-1.4x faster than float32
+  where TensorFlow's oneDNN kernels train 1.15-1.3x faster than float32
   with XLA and the loss curve matches float32 (docs/benchmarks.md);
   `float32` elsewhere.
 - `float32`: everything in float32.

@@ -29,10 +29,10 @@ from keras_gpt1.training import optimizer as gpt1_optimizer
 from keras_gpt1.training.keras_strategy_fixes import build_from_spec
 from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
 from keras_gpt1.training.precision import check_precision
-from keras_gpt1.training.seed_state import SeedStateBackup
 from keras_gpt1.training.precision import rebuild_with_weights
 from keras_gpt1.training.precision import resolve as resolve_precision
 from keras_gpt1.training.precision import with_loss_scaling
+from keras_gpt1.training.seed_state import SeedStateBackup
 
 RUN_CONFIG_FILE = "run_config.json"
 BACKUP_DIR = "checkpoint"
