@@ -42,7 +42,7 @@ def add_arguments(p):
     p.add_argument("--output", default="keras-gpt1-demo", metavar="DIR",
                    help="demo directory (a previous demo there is replaced)")
     p.add_argument("--steps", type=flags.positive_int, default=400,
-                   help="pre-training steps (default 400: ~3 min on 2 cores)")
+                   help="pre-training steps (default 400: ~1.5 min on 2 cores)")
     p.add_argument("--finetune-epochs", type=flags.positive_int, default=3,
                    help="fine-tuning epochs (default 3: under 1 min on 2 cores)")
     flags.add_xla_flag(p, training=True)
