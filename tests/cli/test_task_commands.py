@@ -32,7 +32,7 @@ def finetuned(tokenizer, tmp_path_factory):
         main(["finetune", "--model", pretrained, "--task", "classification",
               "--train", train, "--validation", dev, "--output", output,
               "--epochs", "6", "--batch-size", "16", "--learning-rate", "3e-3",
-              "--no-xla", "--json"])
+              "--no-xla", "--plot", "--json"])
     return {"root": root, "output": output, "dev": dev,
             "summary": _last_json(stdout.getvalue())}
 
@@ -44,6 +44,11 @@ def test_finetune_json_holds_validation_metrics_steps_and_label_names(finetuned)
     assert summary["steps"] == 24 and summary["train_loss"] > 0
     assert summary["columns"] == {"text": ["0"], "label": "1", "choices": None}
     assert os.path.isfile(os.path.join(finetuned["output"], "summary.json"))
+    assert summary["plot"] == os.path.join(os.path.abspath(finetuned["output"]), "loss.png")
+    with open(summary["plot"], "rb") as f:
+        assert f.read(4) == b"\x89PNG"
+    with open(os.path.join(finetuned["output"], "history.csv")) as f:
+        assert f.readline().strip() == "epoch,loss" and len(f.readlines()) == 6
 
 
 def test_evaluate_json_reproduces_the_validation_accuracy(finetuned, capsys):
