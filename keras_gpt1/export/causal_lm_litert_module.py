@@ -92,10 +92,10 @@ class CausalLMLiteRTModule(tf.Module):
         x = backbone.embed(tokens, start_index=start)
         outputs = {}
         for i, block in enumerate(backbone.transformer_layers):
-            key_cache, value_cache = caches[2 * i], caches[2 * i + 1]
-            cache = ops.stack((key_cache, value_cache), axis=1)
-            x, cache = block(x, cache=cache, cache_update_index=start)
-            key_cache, value_cache = ops.unstack(cache, 2, axis=1)
+            cache = (caches[2 * i], caches[2 * i + 1])
+            x, (key_cache, value_cache) = block(
+                x, cache=cache, cache_update_index=start
+            )
             outputs[key_cache_name(i)] = key_cache
             outputs[value_cache_name(i)] = value_cache
         # Only the row of the last real token goes through the (large)

@@ -45,8 +45,10 @@ class CausalSelfAttention(keras.layers.Layer):
         x: `(batch, seq_len, hidden_dim)`.
         padding_mask: optional int `(batch, seq_len)` (or `(batch, key_len)`
             when a cache is used), 1 for real tokens, 0 for padding.
-        cache: optional `(batch, 2, max_length, num_heads, head_dim)`: keys
-            and values of earlier positions (5-D: TFLite slices at most 5-D).
+        cache: optional `(key_cache, value_cache)`, each `(batch,
+            max_length, num_heads, head_dim)`: keys and values of earlier
+            positions. Two buffers, not one stacked tensor: each is updated
+            in place and read whole, so a decode step copies no cache.
         cache_update_index: int, position of `x[:, 0]` in the cache.
 
     Returns `(batch, seq_len, hidden_dim)`, plus the updated cache when a
@@ -153,11 +155,11 @@ class CausalSelfAttention(keras.layers.Layer):
             # Write this step's keys/values at `cache_update_index` and
             # attend over the whole cache; the causal mask hides the rest.
             query_start = cache_update_index
-            key_cache, value_cache = ops.unstack(cache, 2, axis=1)
+            key_cache, value_cache = cache
             start = [0, cache_update_index, 0, 0]
-            key = ops.slice_update(key_cache, start, key)
-            value = ops.slice_update(value_cache, start, value)
-            cache = ops.stack((key, value), axis=1)
+            key = ops.slice_update(key_cache, start, ops.cast(key, key_cache.dtype))
+            value = ops.slice_update(value_cache, start, ops.cast(value, value_cache.dtype))
+            cache = (key, value)
 
         scores, mask = self._scores_and_mask(query, key, query_start, padding_mask)
         # The int mask becomes a condition here only; masks that cross layer

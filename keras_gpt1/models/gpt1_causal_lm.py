@@ -80,11 +80,13 @@ class GPT1CausalLM(keras.Model):
 
     # === KV-cache decoding ===
     def initial_cache(self, batch_size, max_length):
-        """One zero cache per block, `(batch, 2, max_length, heads, head_dim)`."""
+        """Zero caches: per block a `(keys, values)` pair, each `(batch,
+        max_length, heads, head_dim)`."""
         b = self.backbone
-        shape = (batch_size, 2, max_length, b.num_heads, b.head_dim)
+        shape = (batch_size, max_length, b.num_heads, b.head_dim)
         return tuple(
-            ops.zeros(shape, dtype=self.compute_dtype)
+            (ops.zeros(shape, dtype=self.compute_dtype),
+             ops.zeros(shape, dtype=self.compute_dtype))
             for _ in range(b.num_layers)
         )
 

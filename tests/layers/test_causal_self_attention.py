@@ -54,13 +54,14 @@ def test_cached_step_by_step_equals_full_pass():
     layer = CausalSelfAttention(num_heads=2)
     x = _inputs(batch=2, length=5)
     full = np.asarray(layer(x))
-    cache = np.zeros((2, 2, 5, 2, 4), "float32")
+    cache = (np.zeros((2, 5, 2, 4), "float32"), np.zeros((2, 5, 2, 4), "float32"))
     steps = []
     for t in range(5):
         out, cache = layer(x[:, t : t + 1], cache=cache, cache_update_index=t)
         steps.append(np.asarray(out))
     np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
-    assert len(cache.shape) == 5  # TFLite slices at most 5-D tensors
+    keys, values = cache  # one (batch, max_length, heads, head_dim) buffer each
+    assert keys.shape == values.shape == (2, 5, 2, 4)
 
 
 def test_heads_must_divide_width():
