@@ -74,6 +74,20 @@ def test_two_mirrored_replicas_take_the_same_step_as_one_device(runs, one_device
     assert difference < WEIGHT_TOLERANCE
 
 
+@pytest.mark.slow
+def test_mirrored_run_killed_and_rerun_ends_with_the_uninterrupted_weights(runs):
+    args = ["--strategy", "mirrored", "--cpu-devices", "2", "--steps", "6",
+            "--checkpoint-every", "2", "--dropout", "0.1"]
+    _run_worker(runs, "straight", *args)
+    killed = _run_worker(runs, "resumed", *args, "--crash-at", "5", wait=False)
+    killed.communicate(timeout=420)
+    assert killed.returncode == 3 and (runs / "resumed.partial").is_dir()
+    summary = _run_worker(runs, "resumed", *args)
+    assert summary["resumed_from_step"] == 4 and summary["steps"] == 6
+    # Same data position, optimizer state and dropout masks on both replicas.
+    assert _max_difference(_weights(runs / "resumed.npz"), _weights(runs / "straight.npz")) == 0.0
+
+
 def _free_ports(n):
     sockets = [socket.socket() for _ in range(n)]
     for s in sockets:
