@@ -21,6 +21,7 @@ Multi-worker strategies must be created before TensorFlow runs any op, so
 build the strategy first.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -128,6 +129,34 @@ def make_strategy(name="auto"):
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     return _tpu_strategy()
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where and how a run trains (see `place`)."""
+
+    strategy: object  # a tf.distribute.Strategy
+    per_replica_batch: int
+    precision: str  # resolved: never "auto"
+    jit_compile: bool  # resolved: never None
+    chief: bool
+
+
+def place(strategy, batch_size, precision="auto", jit_compile=None):
+    """Build the strategy (first: before any TF op), split the global batch,
+    and resolve `--precision` and `--xla` for the devices it runs on."""
+    from keras_gpt1.training.precision import resolve
+
+    strategy = make_strategy(strategy)
+    per_replica_batch = per_replica_batch_size(strategy, batch_size)
+    precision, jit_compile = resolve(precision, jit_compile, on_cpu(strategy))
+    return Placement(
+        strategy=strategy,
+        per_replica_batch=per_replica_batch,
+        precision=precision,
+        jit_compile=xla_supported(strategy, jit_compile),
+        chief=is_chief(strategy),
+    )
 
 
 def strategy_name(strategy):

@@ -45,7 +45,6 @@ from keras_gpt1.training.keras_strategy_fixes import build_from_spec
 from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
 from keras_gpt1.training.precision import check_precision
 from keras_gpt1.training.precision import rebuild_with_weights
-from keras_gpt1.training.precision import resolve as resolve_precision
 from keras_gpt1.training.precision import with_loss_scaling
 from keras_gpt1.training.pretrain import StopAtStep
 
@@ -190,13 +189,11 @@ def finetune(config):
     `train_examples`, `validation_examples`, the recipe and `output`.
     """
     config.check()
-    strategy = distribution.make_strategy(config.strategy)  # before any TF op
-    per_replica_batch = distribution.per_replica_batch_size(strategy, config.batch_size)
-    precision, jit_compile = resolve_precision(
-        config.precision, config.jit_compile, distribution.on_cpu(strategy))
-    config = dataclasses.replace(config, precision=precision)
-    jit_compile = distribution.xla_supported(strategy, jit_compile)
-    chief = distribution.is_chief(strategy)
+    placement = distribution.place(
+        config.strategy, config.batch_size, config.precision, config.jit_compile)
+    strategy, chief = placement.strategy, placement.chief
+    per_replica_batch, jit_compile = placement.per_replica_batch, placement.jit_compile
+    config = dataclasses.replace(config, precision=placement.precision)
     with strategy.scope():
         backbone, tokenizer = load_pretrained(config.model)
     context = backbone.max_sequence_length

@@ -30,7 +30,6 @@ from keras_gpt1.training.keras_strategy_fixes import build_from_spec
 from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
 from keras_gpt1.training.precision import check_precision
 from keras_gpt1.training.precision import rebuild_with_weights
-from keras_gpt1.training.precision import resolve as resolve_precision
 from keras_gpt1.training.precision import with_loss_scaling
 from keras_gpt1.training.seed_state import SeedStateBackup
 
@@ -228,13 +227,11 @@ def pretrain(config, callbacks=None):
     check_text_files(config.corpus)
     if os.path.exists(config.output):
         raise GPT1InputError(f"output already exists: {config.output}")
-    strategy = distribution.make_strategy(config.strategy)  # before any TF op
-    per_replica_batch = distribution.per_replica_batch_size(strategy, config.batch_size)
-    precision, jit_compile = resolve_precision(
-        config.precision, config.jit_compile, distribution.on_cpu(strategy))
-    config = dataclasses.replace(config, precision=precision)
-    jit_compile = distribution.xla_supported(strategy, jit_compile)
-    chief = distribution.is_chief(strategy)
+    placement = distribution.place(
+        config.strategy, config.batch_size, config.precision, config.jit_compile)
+    strategy, chief = placement.strategy, placement.chief
+    per_replica_batch, jit_compile = placement.per_replica_batch, placement.jit_compile
+    config = dataclasses.replace(config, precision=placement.precision)
 
     # The global seed also fixes tf.data's shuffle order: set it first, so
     # the order depends on `seed` alone (a resumed run relies on that).
