@@ -103,12 +103,17 @@ def _tpu_strategy():
         ) from None
 
 
-def make_strategy(name="auto"):
-    """A `tf.distribute.Strategy` for a `--strategy` value."""
+def check_strategy(name):
     if name not in STRATEGIES:
         raise GPT1InputError(
             f"unknown strategy '{name}'; choose one of {', '.join(STRATEGIES)}"
         )
+    return name
+
+
+def make_strategy(name="auto"):
+    """A `tf.distribute.Strategy` for a `--strategy` value."""
+    check_strategy(name)
     tf_config = read_tf_config()
     if name == "auto":
         if _cluster_size(tf_config) > 1:

@@ -120,11 +120,7 @@ class FinetuneConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise GPT1InputError(f"dropout must be in [0, 1); got {self.dropout}")
         check_precision(self.precision)
-        if self.strategy not in distribution.STRATEGIES:
-            raise GPT1InputError(
-                f"unknown strategy '{self.strategy}'; choose one of "
-                f"{', '.join(distribution.STRATEGIES)}"
-            )
+        distribution.check_strategy(self.strategy)
         if os.path.exists(self.output):
             raise GPT1InputError(f"output already exists: {self.output}")
 

@@ -91,11 +91,7 @@ class PretrainConfig:
         if not 0.0 <= c.dropout < 1.0:
             raise GPT1InputError(f"dropout must be in [0, 1); got {c.dropout}")
         check_precision(c.precision)
-        if c.strategy not in distribution.STRATEGIES:
-            raise GPT1InputError(
-                f"unknown strategy '{c.strategy}'; choose one of "
-                f"{', '.join(distribution.STRATEGIES)}"
-            )
+        distribution.check_strategy(c.strategy)
         if c.seq_len > context:
             raise GPT1InputError(
                 f"seq_len {c.seq_len} is longer than the context of preset "

@@ -82,6 +82,8 @@ def test_resuming_with_other_settings_is_refused(corpus_file, tmp_path):
         ({"batch_size": -1}, "batch_size must be >= 1"),
         ({"dropout": 1.0}, "dropout must be in"),
         ({"corpus": ["/no/such/file.txt"]}, "corpus file not found"),
+        ({"strategy": "horovod"}, "unknown strategy 'horovod'; choose one of auto, default"),
+        ({"precision": "int4"}, "unknown precision 'int4'; choose one of auto, float32"),
     ],
 )
 def test_bad_settings_are_refused_before_anything_is_written(corpus_file, tmp_path, overrides, message):
