@@ -146,6 +146,12 @@ class Placement:
     jit_compile: bool  # resolved: never None
     chief: bool
 
+    @property
+    def needs_plain_copy(self):
+        """Whether the trained model must be rebuilt as a plain float32 model
+        (outside the strategy, float32 policy) before it is saved."""
+        return strategy_name(self.strategy) != "default" or self.precision != "float32"
+
 
 def place(strategy, batch_size, precision="auto", jit_compile=None):
     """Build the strategy (first: before any TF op), split the global batch,

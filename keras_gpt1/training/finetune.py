@@ -254,8 +254,7 @@ def finetune(config):
         )
 
     train = distribution.distribute_dataset(strategy, train_fn)
-    if distribution.strategy_name(strategy) != "default":
-        build_from_spec(model, train_fn)
+    build_from_spec(model, train_fn)
     start = time.time()
     with multi_worker_log_reduction(strategy):
         history = model.fit(
@@ -295,7 +294,7 @@ def finetune(config):
     }
     if not chief:  # the chief scores and writes the output
         return summary
-    if summary["strategy"] != "default" or config.precision != "float32":
+    if placement.needs_plain_copy:
         model = rebuild_with_weights(model, lambda: build_task_model(
             GPT1Backbone.from_config({**backbone.get_config(), "dtype": "float32"})))
     if validation_encoded is not None:

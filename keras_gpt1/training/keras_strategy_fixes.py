@@ -19,7 +19,11 @@ import tensorflow as tf
 
 def build_from_spec(model, dataset_fn):
     """Make `fit`/`evaluate` build `model` (compiled, under a strategy)
-    from zeros shaped like one batch of `dataset_fn(InputContext())`."""
+    from zeros shaped like one batch of `dataset_fn(InputContext())`.
+    Nothing to do for a model made outside any strategy scope: Keras then
+    builds it while tracing (the same test Keras makes)."""
+    if getattr(model, "_distribute_strategy", None) is None:
+        return
     spec = dataset_fn(tf.distribute.InputContext()).element_spec
     batch = tf.nest.map_structure(
         lambda s: tf.zeros([d or 1 for d in s.shape], s.dtype), spec

@@ -281,17 +281,17 @@ def pretrain(config, callbacks=None):
         )
         model.compile(optimizer=with_loss_scaling(optimizer, config.precision),
                       jit_compile=jit_compile)
-    if distribution.strategy_name(strategy) != "default":
-        build_from_spec(model, validation_fn)
+    build_from_spec(model, validation_fn)
     with multi_worker_log_reduction(strategy):
-        return _fit_and_publish(config, strategy, model, tokenizer, work, chief,
-                                train, validation, resumed_from_step, callbacks)
+        return _fit_and_publish(config, placement, model, tokenizer, work, train,
+                                validation, steps_per_epoch, resumed_from_step,
+                                callbacks)
 
 
-def _fit_and_publish(config, strategy, model, tokenizer, work, chief, train,
-                     validation, resumed_from_step, callbacks):
+def _fit_and_publish(config, placement, model, tokenizer, work, train, validation,
+                     steps_per_epoch, resumed_from_step, callbacks):
+    strategy, chief = placement.strategy, placement.chief
     backup_dir = os.path.join(work, BACKUP_DIR)
-    steps_per_epoch = min(config.checkpoint_every, config.max_steps)
     epochs = math.ceil(config.max_steps / steps_per_epoch)
 
     run_config_path = os.path.join(work, RUN_CONFIG_FILE)
@@ -354,7 +354,7 @@ def _fit_and_publish(config, strategy, model, tokenizer, work, chief, train,
     if not chief:  # the chief writes the output; this worker's files go
         artifacts.remove_tree(work)
         return summary
-    if distribution.strategy_name(strategy) != "default" or config.precision != "float32":
+    if placement.needs_plain_copy:
         model = rebuild_with_weights(model, lambda: build_causal_lm(
             config.preset, tokenizer, config.dropout))
     artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
