@@ -16,7 +16,11 @@ from keras_gpt1.layers import CausalSelfAttention
 from keras_gpt1.layers import GPT1DecoderBlock
 from keras_gpt1.models import GPT1Backbone
 from keras_gpt1.models import GPT1CausalLM
+from keras_gpt1.models import GPT1TaskModel
 from keras_gpt1.tokenizers import GPT1Tokenizer
+
+# Registers the optimizer and schedules that a saved compile config names.
+from keras_gpt1.training import optimizer as _optimizer  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -26,8 +30,6 @@ __all__ = [
     "GPT1CausalLM",
     "GPT1DecoderBlock",
     "GPT1InputError",
+    "GPT1TaskModel",
     "GPT1Tokenizer",
 ]
-from keras_gpt1.models import GPT1TaskModel  # noqa: E402
-
-__all__ += ["GPT1TaskModel"]

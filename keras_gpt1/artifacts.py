@@ -1,10 +1,18 @@
-"""Model directories: write atomically, load safely.
+"""Model directories and other artifacts: written atomically, loaded safely.
+
+Everything this project writes for users (a trained, fine-tuned or
+converted model directory, a SavedModel version, a LiteRT bundle, a single
+exported file) is built under a hidden temporary name beside its
+destination and renamed into place when complete (`publishing_directory`,
+`publishing_file`): readers such as TF Serving never see half an
+artifact, a failure leaves nothing behind, and the result has the
+permissions of anything else the user creates (`mkdir`, `open`).
 
 A model directory holds `model.keras` (weights, config and the tokenizer)
-and the tokenizer's `vocabulary.json` / `merges.txt` beside it for tools
-outside Keras.
+and the tokenizer's files beside it for tools outside Keras.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,9 +22,12 @@ import zipfile
 import keras
 
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.errors import first_line
 
 MODEL_FILE = "model.keras"
 SUMMARY_FILE = "summary.json"
+# Suffix of the hidden directory or file an artifact is built in.
+WORK_SUFFIX = ".partial"
 
 
 def model_path(path):
@@ -45,8 +56,77 @@ def load_model(path, compile=False):
         return keras.saving.load_model(file, compile=compile, safe_mode=True)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
         # TypeError: a config naming an unknown class, or of the wrong shape.
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GPT1InputError(f"could not load {file}: {first}") from None
+        raise GPT1InputError(f"could not load {file}: {first_line(e)}") from None
+
+
+def _umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def give_usual_permissions(path):
+    """Permissions of a directory made with `mkdir` or a file made with
+    `open` (`mkdtemp` and `mkstemp` make theirs private, and a published
+    artifact must stay readable by a model server or another user)."""
+    mode = 0o777 if os.path.isdir(path) else 0o666
+    os.chmod(path, mode & ~_umask())
+
+
+def check_new_output(output):
+    if os.path.lexists(output):
+        raise GPT1InputError(f"output already exists: {output}")
+
+
+@contextlib.contextmanager
+def publishing_directory(output):
+    """Build the directory `output` atomically.
+
+    Yields a new, empty hidden directory beside `output`; when the block
+    ends, it is renamed to `output` in one step; if the block fails, it is
+    removed (and so is a parent directory this call created). `output`
+    must not exist.
+    """
+    check_new_output(output)
+    target = os.path.abspath(output)
+    parent = os.path.dirname(target)
+    created_parent = not os.path.exists(parent)
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(
+        prefix=f".{os.path.basename(target)}.", suffix=WORK_SUFFIX, dir=parent
+    )
+    give_usual_permissions(work)
+    try:
+        yield work
+        publish_directory(work, target)
+    except BaseException:
+        remove_tree(work)
+        if created_parent and not os.listdir(parent):
+            os.rmdir(parent)
+        raise
+
+
+@contextlib.contextmanager
+def publishing_file(output):
+    """Write the file `output` atomically: yields a hidden temporary path
+    beside it, renamed to `output` when the block ends (removed if it
+    fails). `output` must not exist."""
+    check_new_output(output)
+    target = os.path.abspath(output)
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    fd, work = tempfile.mkstemp(
+        prefix=f".{os.path.basename(target)}.", suffix=WORK_SUFFIX, dir=parent
+    )
+    os.close(fd)
+    try:
+        yield work
+        give_usual_permissions(work)
+        check_new_output(output)
+        os.replace(work, target)
+    finally:
+        if os.path.exists(work):
+            os.remove(work)
 
 
 def save_model_file(model, file):
@@ -57,10 +137,23 @@ def save_model_file(model, file):
     os.close(fd)
     try:
         model.save(tmp, overwrite=True)
+        give_usual_permissions(tmp)
         os.replace(tmp, file)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def read_json(path, missing_message):
+    """The JSON value in `path`. `GPT1InputError(missing_message)` when there
+    is no such file, and one naming the file when it is not valid JSON."""
+    if not os.path.isfile(path):
+        raise GPT1InputError(missing_message)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise GPT1InputError(f"{path} is not valid JSON: {e}") from None
 
 
 def write_json(path, data):
@@ -73,9 +166,17 @@ def write_json(path, data):
 
 def publish_directory(work_dir, output_dir):
     """Move a finished `work_dir` to `output_dir` in one rename."""
-    if os.path.exists(output_dir):
-        raise GPT1InputError(f"output already exists: {output_dir}")
+    check_new_output(output_dir)
     os.replace(work_dir, output_dir)
+
+
+def directory_size(path):
+    """Bytes of all files under `path`."""
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(path)
+        for name in names
+    )
 
 
 def remove_tree(path):

@@ -13,7 +13,7 @@ def add_arguments(p):
 
 def columns_of(args):
     """Column flags, defaulting to the columns the model was trained on."""
-    from keras_gpt1.training.finetune import saved_columns
+    from keras_gpt1.training.task_evaluation import saved_columns
 
     saved = saved_columns(args.model)
     return {
@@ -24,9 +24,9 @@ def columns_of(args):
 
 
 def run(args):
-    from keras_gpt1.training.finetune import evaluate_task_model
-    from keras_gpt1.training.finetune import load_task_model
-    from keras_gpt1.training.finetune import read_for_model
+    from keras_gpt1.training.task_evaluation import evaluate_task_model
+    from keras_gpt1.training.task_evaluation import load_task_model
+    from keras_gpt1.training.task_evaluation import read_for_model
 
     model = load_task_model(args.model)
     table = read_for_model(model, args.data, **columns_of(args))

@@ -1,9 +1,7 @@
 """Fine-tune a pre-trained GPT-1 on a labelled task (paper stage 2)."""
 
 from keras_gpt1.cli import flags
-
-TASK_CHOICES = ("classification", "entailment", "similarity", "multiple_choice",
-                "regression")
+from keras_gpt1.tasks import TASKS
 
 
 def add_task_file_arguments(p):
@@ -23,7 +21,7 @@ def add_task_file_arguments(p):
 def add_arguments(p):
     p.add_argument("--model", required=True, metavar="DIR",
                    help="pre-trained model directory (keras-gpt1 pretrain output)")
-    p.add_argument("--task", required=True, choices=TASK_CHOICES)
+    p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--train", required=True, metavar="FILE",
                    help="labelled training file (.tsv, .csv or .jsonl)")
     p.add_argument("--validation", default=None, metavar="FILE",
@@ -68,32 +66,11 @@ def run(args):
     from keras_gpt1.training.finetune import FinetuneConfig
     from keras_gpt1.training.finetune import finetune
 
-    config = FinetuneConfig(
-        model=args.model,
-        task=args.task,
-        train=args.train,
-        validation=args.validation,
-        output=args.output,
+    config = flags.config_from_args(
+        FinetuneConfig, args,
         text_columns=args.text_column,
-        label_column=args.label_column,
         choice_columns=args.choice_column,
-        regression=args.regression,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        warmup_fraction=args.warmup_fraction,
-        weight_decay=args.weight_decay,
-        clipnorm=args.clipnorm,
-        lm_loss_weight=args.lm_loss_weight,
-        dropout=args.dropout,
-        max_length=args.max_length,
-        reinitialize=args.reinitialize,
-        seed=args.seed,
         jit_compile=args.xla,
-        strategy=args.strategy,
-        plot=args.plot,
-        precision=args.precision,
         verbose=2 if args.json else 1,
     )
     summary = finetune(config)

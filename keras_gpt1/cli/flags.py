@@ -1,6 +1,7 @@
 """Flags shared by several commands."""
 
 import argparse
+import dataclasses
 
 
 def add_xla_flag(p, training=False):
@@ -12,6 +13,14 @@ def add_xla_flag(p, training=False):
         return
     p.add_argument("--xla", action=argparse.BooleanOptionalAction, default=True,
                    help="compile with XLA (default on; --no-xla to turn off)")
+
+
+def config_from_args(config_class, args, **values):
+    """`config_class(...)` (a dataclass) with each field taken from the flag
+    of the same name; `values` give the others."""
+    names = {field.name for field in dataclasses.fields(config_class)}
+    taken = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    return config_class(**{**taken, **values})
 
 
 def positive_int(text):

@@ -42,11 +42,6 @@ def _fail(message, status=EXIT_BAD_INPUT):
     sys.exit(status)
 
 
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def build_parser():
     parser = _Parser(prog=PROGRAM, description="GPT-1 in Keras 3.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -67,13 +62,14 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from keras_gpt1.errors import GPT1InputError
     from keras_gpt1.errors import GPT1TrainingError
+    from keras_gpt1.errors import first_line
 
     try:
         result = args._module.run(args)
     except GPT1InputError as e:
-        _fail(_first_line(e))
+        _fail(first_line(e))
     except GPT1TrainingError as e:
-        _fail(_first_line(e), EXIT_TRAINING_FAILED)
+        _fail(first_line(e), EXIT_TRAINING_FAILED)
     except KeyboardInterrupt:
         _fail("interrupted")
     if args.json:

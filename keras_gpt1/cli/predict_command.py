@@ -30,9 +30,9 @@ def _describe(prediction):
 
 def run(args):
     from keras_gpt1.data.task_files import table_from_texts
-    from keras_gpt1.training.finetune import load_task_model
-    from keras_gpt1.training.finetune import predict_task_model
-    from keras_gpt1.training.finetune import read_for_model
+    from keras_gpt1.training.task_evaluation import load_task_model
+    from keras_gpt1.training.task_evaluation import predict_task_model
+    from keras_gpt1.training.task_evaluation import read_for_model
 
     model = load_task_model(args.model)
     if args.input:

@@ -37,26 +37,8 @@ def run(args):
     from keras_gpt1.training.pretrain import PretrainConfig
     from keras_gpt1.training.pretrain import pretrain
 
-    config = PretrainConfig(
-        corpus=args.corpus,
-        output=args.output,
-        preset=args.preset,
-        max_steps=args.max_steps,
-        seq_len=args.seq_len,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_steps,
-        weight_decay=args.weight_decay,
-        clipnorm=args.clipnorm,
-        vocab_size=args.vocab_size,
-        dropout=args.dropout,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        jit_compile=args.xla,
-        strategy=args.strategy,
-        precision=args.precision,
-        plot=args.plot,
-        verbose=2 if args.json else 1,
+    config = flags.config_from_args(
+        PretrainConfig, args, jit_compile=args.xla, verbose=2 if args.json else 1
     )
     summary = pretrain(config)
     print(

@@ -35,10 +35,11 @@ def read_lines(path):
 
 def tokenize_lines(tokenizer, lines):
     """Lists of ids, one per line."""
+    from keras_gpt1.tokenizers.token_ids import token_id_lists
+
     ids = []
     for start in range(0, len(lines), BATCH_LINES):
-        batch = tokenizer(lines[start:start + BATCH_LINES])
-        ids.extend(batch.to_list() if hasattr(batch, "to_list") else [list(r) for r in batch])
+        ids.extend(token_id_lists(tokenizer, lines[start:start + BATCH_LINES]))
     return ids
 
 

@@ -4,13 +4,12 @@
 The directory holds `model.keras` (a `GPT1CausalLM` with the checkpoint's
 weights and its `OpenAIGPTTokenizer` inside), the tokenizer files copied
 from the source, and `summary.json`. It is written next to the output as a
-hidden temporary directory and renamed into place when complete, so an
-error leaves nothing behind.
+hidden temporary directory and renamed into place when complete
+(`artifacts.publishing_directory`), so an error leaves nothing behind.
 """
 
 import os
 import shutil
-import tempfile
 
 from keras_gpt1 import artifacts
 from keras_gpt1.convert.hf_checkpoint import read_hf_checkpoint
@@ -84,8 +83,7 @@ def convert_checkpoint(directory, output, source_format, num_heads=None):
     """Write the model directory `output`; returns the summary dict
     (`output`, `parameters`, `vocabulary_size`, `tokenizer_vocabulary_size`,
     `num_layers`, `num_heads`, `hidden_dim`, `source_format`)."""
-    if os.path.exists(output):
-        raise GPT1InputError(f"output already exists: {output}")
+    artifacts.check_new_output(output)
     if not os.path.isdir(directory):
         raise GPT1InputError(f"not a directory: {directory}")
     files = find_tokenizer_files(directory)
@@ -95,27 +93,20 @@ def convert_checkpoint(directory, output, source_format, num_heads=None):
     model = load_checkpoint(directory, source_format, num_heads)
     backbone = model.backbone
 
-    output = os.path.abspath(output)
-    parent = os.path.dirname(output)
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.partial-", dir=parent)
-    try:
+    summary = {
+        "output": os.path.abspath(output),
+        "parameters": int(model.count_params()),
+        "vocabulary_size": int(backbone.vocabulary_size),
+        "tokenizer_vocabulary_size": int(model.tokenizer.vocabulary_size()),
+        "num_layers": int(backbone.num_layers),
+        "num_heads": int(backbone.num_heads),
+        "hidden_dim": int(backbone.hidden_dim),
+        "source_format": source_format,
+    }
+    with artifacts.publishing_directory(output) as work:
         artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
         for path in files:
-            shutil.copy2(path, os.path.join(work, os.path.basename(path)))
-        summary = {
-            "output": output,
-            "parameters": int(model.count_params()),
-            "vocabulary_size": int(backbone.vocabulary_size),
-            "tokenizer_vocabulary_size": int(model.tokenizer.vocabulary_size()),
-            "num_layers": int(backbone.num_layers),
-            "num_heads": int(backbone.num_heads),
-            "hidden_dim": int(backbone.hidden_dim),
-            "source_format": source_format,
-        }
+            # A plain copy: the result gets the user's usual permissions.
+            shutil.copyfile(path, os.path.join(work, os.path.basename(path)))
         artifacts.write_json(os.path.join(work, artifacts.SUMMARY_FILE), summary)
-        artifacts.publish_directory(work, output)
-    except BaseException:
-        artifacts.remove_tree(work)
-        raise
     return summary

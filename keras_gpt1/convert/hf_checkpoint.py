@@ -16,8 +16,10 @@ import re
 
 import numpy as np
 
+from keras_gpt1.artifacts import read_json
 from keras_gpt1.convert.weight_table import Architecture
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.errors import first_line
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -47,13 +49,7 @@ def refuse_pickle(path):
 
 def read_config(directory):
     path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise GPT1InputError(f"{CONFIG_FILE} not found in {directory}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            config = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise GPT1InputError(f"{path} is not valid JSON: {e}") from None
+    config = read_json(path, f"{CONFIG_FILE} not found in {directory}")
     if not isinstance(config, dict):
         raise GPT1InputError(f"{path} must hold a JSON object")
     model_type = config.get("model_type", MODEL_TYPE)
@@ -102,8 +98,9 @@ def read_tensors(paths):
         try:
             tensors.update(load_file(path))
         except (SafetensorError, OSError, ValueError, TypeError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise GPT1InputError(f"could not read {os.path.basename(path)}: {first}") from None
+            raise GPT1InputError(
+                f"could not read {os.path.basename(path)}: {first_line(e)}"
+            ) from None
     return tensors
 
 

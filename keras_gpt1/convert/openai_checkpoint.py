@@ -10,12 +10,12 @@ block, whose kernels have a leading axis of 1, e.g. `c_attn/w` is
 `allow_pickle=False`.
 """
 
-import json
 import os
 import re
 
 import numpy as np
 
+from keras_gpt1.artifacts import read_json
 from keras_gpt1.convert.weight_table import BLOCK_ROWS
 from keras_gpt1.convert.weight_table import EMBEDDING_ROWS
 from keras_gpt1.convert.weight_table import Architecture
@@ -42,13 +42,7 @@ def original_shape(row, architecture):
 
 def read_shapes(directory):
     path = os.path.join(directory, SHAPES_FILE)
-    if not os.path.isfile(path):
-        raise GPT1InputError(f"{SHAPES_FILE} not found in {directory}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            shapes = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise GPT1InputError(f"{path} is not valid JSON: {e}") from None
+    shapes = read_json(path, f"{SHAPES_FILE} not found in {directory}")
     if not isinstance(shapes, list) or not all(
         isinstance(s, list) and all(isinstance(n, int) and n > 0 for n in s)
         for s in shapes

@@ -9,7 +9,7 @@ token (`_start_`, `_delimiter_`, `_classify_`), placed right after the
 import numpy as np
 
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.models.gpt1_backbone import INITIALIZER_STDDEV
+from keras_gpt1.hyperparameters import INITIALIZER_STDDEV
 
 
 def add_special_token_rows(backbone, num_tokens, seed=None):

@@ -14,10 +14,10 @@ import tensorflow as tf
 
 from keras_gpt1.data import task_transforms
 from keras_gpt1.data.task_transforms import MIN_SEGMENT_TOKENS
-from keras_gpt1.data.task_transforms import MULTIPLE_CHOICE
-from keras_gpt1.data.task_transforms import TASK_SPECIAL_TOKENS
 from keras_gpt1.data.task_transforms import SpecialTokenIds
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.tasks import MULTIPLE_CHOICE
+from keras_gpt1.tasks import TASK_SPECIAL_TOKENS
 
 # Strings per tokenizer call when encoding a table.
 TOKENIZE_CHUNK = 1024

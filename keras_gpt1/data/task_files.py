@@ -26,14 +26,14 @@ import io
 import json
 import os
 
-from keras_gpt1.data.task_transforms import CLASSIFICATION
-from keras_gpt1.data.task_transforms import ENTAILMENT
-from keras_gpt1.data.task_transforms import MULTIPLE_CHOICE
-from keras_gpt1.data.task_transforms import REGRESSION
-from keras_gpt1.data.task_transforms import SIMILARITY
-from keras_gpt1.data.task_transforms import TASK_SEGMENTS
-from keras_gpt1.data.task_transforms import TASKS
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.tasks import CLASSIFICATION
+from keras_gpt1.tasks import ENTAILMENT
+from keras_gpt1.tasks import MULTIPLE_CHOICE
+from keras_gpt1.tasks import REGRESSION
+from keras_gpt1.tasks import SIMILARITY
+from keras_gpt1.tasks import TASK_SEGMENTS
+from keras_gpt1.tasks import TASKS
 
 TSV = "tsv"
 CSV = "csv"

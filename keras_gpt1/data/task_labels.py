@@ -17,24 +17,13 @@ import string
 
 import numpy as np
 
-from keras_gpt1.data.task_transforms import MULTIPLE_CHOICE
-from keras_gpt1.data.task_transforms import REGRESSION
 from keras_gpt1.errors import GPT1InputError
-
-CLASS_LABELS = "classes"
-SCORE_LABELS = "score"
-CHOICE_LABELS = "choice"
+from keras_gpt1.tasks import CHOICE_LABELS
+from keras_gpt1.tasks import CLASS_LABELS
+from keras_gpt1.tasks import SCORE_LABELS
+from keras_gpt1.tasks import label_kind  # noqa: F401  (part of this module's API)
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
-
-
-def label_kind(task, regression=False):
-    """`classes`, `score` or `choice` for a task (and head)."""
-    if task == MULTIPLE_CHOICE:
-        return CHOICE_LABELS
-    if task == REGRESSION or regression:
-        return SCORE_LABELS
-    return CLASS_LABELS
 
 
 def _name(value):

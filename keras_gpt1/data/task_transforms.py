@@ -30,37 +30,19 @@ import dataclasses
 
 import tensorflow as tf
 
+from keras_gpt1.tasks import CLASSIFICATION
+from keras_gpt1.tasks import ENTAILMENT
+from keras_gpt1.tasks import MULTIPLE_CHOICE
+from keras_gpt1.tasks import REGRESSION
+from keras_gpt1.tasks import SIMILARITY
+from keras_gpt1.tasks import TASKS
+
 # A segment is never cut below this many tokens: a row whose segments need
 # more room than that (beyond the special tokens) does not fit the context.
 MIN_SEGMENT_TOKENS = 4
 # Padded lengths are rounded up to a multiple of this, so a compiled train
 # step sees a few shapes rather than one per batch.
 PAD_TO_MULTIPLE = 16
-
-CLASSIFICATION = "classification"
-ENTAILMENT = "entailment"
-SIMILARITY = "similarity"
-MULTIPLE_CHOICE = "multiple_choice"
-REGRESSION = "regression"
-TASKS = (CLASSIFICATION, ENTAILMENT, SIMILARITY, MULTIPLE_CHOICE, REGRESSION)
-
-# Text segments each task reads, in order (multiple choice also reads its
-# answers). The question of a multiple-choice row is optional.
-TASK_SEGMENTS = {
-    CLASSIFICATION: ("text",),
-    REGRESSION: ("text",),
-    ENTAILMENT: ("premise", "hypothesis"),
-    SIMILARITY: ("text_a", "text_b"),
-    MULTIPLE_CHOICE: ("context", "question"),
-}
-# Special tokens in one sequence of each task.
-TASK_SPECIAL_TOKENS = {
-    CLASSIFICATION: 2,  # s, e
-    REGRESSION: 2,
-    ENTAILMENT: 3,  # s, $, e
-    SIMILARITY: 3,
-    MULTIPLE_CHOICE: 3,
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,15 +62,6 @@ class SpecialTokenIds:
             extract=int(tokenizer.extract_token_id),
             pad=int(tokenizer.pad_token_id),
         )
-
-
-def sequences_per_example(task, num_choices=1):
-    """How many token sequences one example becomes."""
-    if task == SIMILARITY:
-        return 2
-    if task == MULTIPLE_CHOICE:
-        return num_choices
-    return 1
 
 
 def truncation_cap(lengths, budget):

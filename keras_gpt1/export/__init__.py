@@ -1,19 +1,27 @@
-"""Deployment: SavedModels for TF Serving, LiteRT bundles for devices.
+"""Deployment: the export grid (model kind × format) and the runtimes.
 
-- `export_saved_model(model, BASE)` writes `BASE/<version>/` with named
-  signatures (tokenization and decoding in the graph, no XLA) and warm-up
-  requests.
+- `export_saved_model(model, BASE)` writes `BASE/<version>/` for TF
+  Serving with named signatures (tokenization and decoding in the graph,
+  no XLA) and warm-up requests.
 - `export_litert(model, DIR)` writes `DIR/model.tflite` (builtin ops only;
   causal LMs get `prefill` / `decode` signatures with a KV cache), the
   tokenizer files and `litert_config.json`.
 - `LiteRTCausalLM(DIR/model.tflite).generate(prompt)` and
   `LiteRTTaskModel(DIR/model.tflite).run(texts)` run such bundles.
+
+Files: `model_export.py` (the entry point), one module per cell of the
+grid (`causal_lm_saved_model`, `causal_lm_litert`, `task_saved_model`,
+`task_litert`), and what they share: `signatures.py` (every signature and
+tensor name), `export_module.py` (the exported graphs' base),
+`saved_model_writer.py` (versions, warm-up requests, portable ops),
+`litert_conversion.py` (trace once, convert per quantization),
+`litert_bundle.py` (the bundle directory), `litert_runtime.py` (runners).
 """
 
-from keras_gpt1.export.litert_causal_lm import LiteRTCausalLM
 from keras_gpt1.export.litert_conversion import QUANTIZATIONS
 from keras_gpt1.export.litert_conversion import FlexOpsError
-from keras_gpt1.export.litert_task_model import LiteRTTaskModel
+from keras_gpt1.export.litert_runtime import LiteRTCausalLM
+from keras_gpt1.export.litert_runtime import LiteRTTaskModel
 from keras_gpt1.export.model_export import FORMATS
 from keras_gpt1.export.model_export import export_litert
 from keras_gpt1.export.model_export import export_model_directory

@@ -6,8 +6,9 @@
     DIR/merges.txt            outside the .tflite, in the app); absent
                               when the model has no tokenizer
 
-The bundle is written into a temporary directory beside `DIR` and renamed
-into place when complete, so a failed export leaves nothing behind.
+The bundle is built in a hidden directory beside `DIR` and renamed into
+place when complete (`artifacts.publishing_directory`), so a failed export
+leaves nothing behind.
 """
 
 import json
@@ -15,16 +16,20 @@ import os
 
 from keras_gpt1 import artifacts
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.export.work_directory import make_work_directory
 
 MODEL_FILE = "model.tflite"
 CONFIG_FILE = "litert_config.json"
 BUNDLE_FORMAT_VERSION = 1
+SPECIAL_TOKEN_NAMES = ("pad", "end", "start", "delimiter", "extract")
 
 
-def check_new_output(output_dir):
-    if os.path.exists(output_dir):
-        raise GPT1InputError(f"output already exists: {output_dir}")
+def special_token_ids(tokenizer):
+    """`{pad,end,start,delimiter,extract}_token_id` (None without a
+    tokenizer or where it has no such token)."""
+    return {
+        f"{name}_token_id": getattr(tokenizer, f"{name}_token_id", None)
+        for name in SPECIAL_TOKEN_NAMES
+    }
 
 
 def write_bundle(output_dir, tflite_bytes, tokenizer, config):
@@ -32,12 +37,7 @@ def write_bundle(output_dir, tflite_bytes, tokenizer, config):
 
     Returns the `config` written, with `files` (name -> size in bytes).
     """
-    check_new_output(output_dir)
-    output_dir = os.path.abspath(output_dir)
-    work_dir = make_work_directory(
-        os.path.dirname(output_dir), os.path.basename(output_dir)
-    )
-    try:
+    with artifacts.publishing_directory(output_dir) as work_dir:
         with open(os.path.join(work_dir, MODEL_FILE), "wb") as f:
             f.write(tflite_bytes)
         if tokenizer is not None:
@@ -53,9 +53,6 @@ def write_bundle(output_dir, tflite_bytes, tokenizer, config):
             for name in sorted(os.listdir(work_dir))
         }
         artifacts.write_json(os.path.join(work_dir, CONFIG_FILE), config)
-        artifacts.publish_directory(work_dir, output_dir)
-    finally:
-        artifacts.remove_tree(work_dir)
     return config
 
 

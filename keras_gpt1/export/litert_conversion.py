@@ -1,5 +1,8 @@
-"""Convert a `tf.Module`'s signatures to one `.tflite` flatbuffer with
-builtin ops only, optionally quantized.
+"""Convert an `ExportModule`'s signatures to `.tflite` flatbuffers with
+builtin ops only: trace once, convert per quantization.
+
+    with TracedModule(module) as traced:
+        files = {q: traced.convert(q) for q in QUANTIZATIONS}
 
 Python LiteRT runtimes from TF 2.20 on cannot run Flex (SELECT_TF_OPS)
 models, so only `TFLITE_BUILTINS` is allowed: a graph that needs a TF op
@@ -76,10 +79,39 @@ def convert_saved_model(saved_model_dir, signature_keys, quantize=NO_QUANTIZATIO
         ) from None
 
 
-def convert_module(module, functions, quantize=NO_QUANTIZATION):
-    """Convert `functions` (`{signature name: concrete function}` of
-    `module`) to `.tflite` bytes, through a temporary SavedModel."""
+class TracedModule:
+    """A module's signatures traced once into a temporary SavedModel (a
+    context manager), ready to convert as many ways as asked.
+
+    Args:
+        module: a `tf.Module`.
+        signatures: `{name: concrete function}`; default
+            `module.signatures()`.
+    """
+
+    def __init__(self, module, signatures=None):
+        self.module = module
+        self.signatures = module.signatures() if signatures is None else signatures
+        self._directory = None
+
+    def __enter__(self):
+        self._directory = tempfile.TemporaryDirectory(prefix="gpt1-litert-")
+        tf.saved_model.save(self.module, self._directory.name,
+                            signatures=self.signatures)
+        return self
+
+    def __exit__(self, *exc_info):
+        self._directory.cleanup()
+        self._directory = None
+
+    def convert(self, quantize=NO_QUANTIZATION):
+        """`.tflite` bytes, quantized as `quantize`."""
+        return convert_saved_model(self._directory.name, list(self.signatures),
+                                   quantize)
+
+
+def convert_module(module, quantize=NO_QUANTIZATION, signatures=None):
+    """`.tflite` bytes of `module`'s signatures (one conversion)."""
     check_quantization(quantize)
-    with tempfile.TemporaryDirectory(prefix="gpt1-litert-") as tmp:
-        tf.saved_model.save(module, tmp, signatures=functions)
-        return convert_saved_model(tmp, list(functions), quantize)
+    with TracedModule(module, signatures) as traced:
+        return traced.convert(quantize)

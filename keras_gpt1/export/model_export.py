@@ -1,23 +1,34 @@
-"""One entry point: a model (or model directory) -> a SavedModel for TF
-Serving or a LiteRT bundle, whichever kind of model it is."""
+"""The export grid's one entry point: a model (or model directory) and a
+format -> the module of that (model kind × format) cell.
+
+| model kind \\ format | `saved_model` (TF Serving) | `litert` (devices)  |
+|---------------------|----------------------------|---------------------|
+| `GPT1CausalLM`      | `causal_lm_saved_model`    | `causal_lm_litert`  |
+| `GPT1TaskModel`     | `task_saved_model`         | `task_litert`       |
+"""
 
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.export.litert_conversion import NO_QUANTIZATION
 from keras_gpt1.export.litert_conversion import check_quantization
+from keras_gpt1.export.saved_model_writer import DEFAULT_MODEL_NAME
+from keras_gpt1.export.saved_model_writer import check_base_directory
 
 SAVED_MODEL = "saved_model"
 LITERT = "litert"
 FORMATS = (SAVED_MODEL, LITERT)
+CAUSAL_LM = "causal_lm"
+TASK = "task"
 
 
-def _model_kind(model):
+def model_kind(model):
+    """`causal_lm` or `task`; `GPT1InputError` for anything else."""
     from keras_gpt1.models import GPT1CausalLM
     from keras_gpt1.models import GPT1TaskModel
 
     if isinstance(model, GPT1CausalLM):
-        return "causal_lm"
+        return CAUSAL_LM
     if isinstance(model, GPT1TaskModel):
-        return "task"
+        return TASK
     raise GPT1InputError(
         f"cannot export a {type(model).__name__}; expected a GPT1CausalLM or "
         f"a GPT1TaskModel"
@@ -32,18 +43,17 @@ def export_saved_model(model, output, version=None, max_length=None,
     fixed here) and `logits`. Task model: `serving_default` (strings ->
     probabilities and label names, or scores) and `logits`.
     """
-    from keras_gpt1.export import saved_model_export as sme
+    model_name = model_name or DEFAULT_MODEL_NAME
+    if model_kind(model) == CAUSAL_LM:
+        from keras_gpt1.export import causal_lm_saved_model as cell
 
-    kind = _model_kind(model)
-    model_name = model_name or sme.DEFAULT_MODEL_NAME
-    if kind == "causal_lm":
-        return sme.export_causal_lm_saved_model(
-            model, output, version=version,
-            max_new_tokens=(sme.DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None
-                            else max_new_tokens),
+        if max_new_tokens is None:
+            max_new_tokens = cell.DEFAULT_MAX_NEW_TOKENS
+        return cell.export_causal_lm_saved_model(
+            model, output, version=version, max_new_tokens=max_new_tokens,
             max_length=max_length, model_name=model_name,
         )
-    from keras_gpt1.export.task_saved_model_export import export_task_saved_model
+    from keras_gpt1.export.task_saved_model import export_task_saved_model
 
     return export_task_saved_model(
         model, output, version=version, max_length=max_length,
@@ -55,15 +65,14 @@ def export_litert(model, output, quantize=NO_QUANTIZATION, max_length=None,
                   prefill_length=None):
     """Write a LiteRT bundle directory `output`; returns its config."""
     check_quantization(quantize)
-    kind = _model_kind(model)
-    if kind == "causal_lm":
-        from keras_gpt1.export.litert_export import export_causal_lm_litert
+    if model_kind(model) == CAUSAL_LM:
+        from keras_gpt1.export.causal_lm_litert import export_causal_lm_litert
 
         return export_causal_lm_litert(
             model, output, quantize=quantize, max_length=max_length,
             prefill_length=prefill_length,
         )
-    from keras_gpt1.export.task_litert_export import export_task_litert
+    from keras_gpt1.export.task_litert import export_task_litert
 
     return export_task_litert(model, output, quantize=quantize, max_length=max_length)
 
@@ -87,8 +96,6 @@ def export_model_directory(model_dir, format, output, quantize=NO_QUANTIZATION,
             f"quantization '{quantize}' applies to the litert format only"
         )
     if format == SAVED_MODEL:
-        from keras_gpt1.export.saved_model_export import check_base_directory
-
         check_base_directory(output)  # before the (slow) load
     model = artifacts.load_model(model_dir)
     if format == SAVED_MODEL:

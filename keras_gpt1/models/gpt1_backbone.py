@@ -6,11 +6,10 @@ from keras_hub.layers import PositionEmbedding
 from keras_hub.layers import ReversibleEmbedding
 
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.hyperparameters import INITIALIZER_STDDEV
 from keras_gpt1.layers.decoder_block import GPT1DecoderBlock
 from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
-
-# The paper: "weights initialized from N(0, 0.02)".
-INITIALIZER_STDDEV = 0.02
+from keras_gpt1.tokenizers.token_ids import check_token_ids
 
 
 def gpt1_kernel_initializer():
@@ -116,6 +115,22 @@ class GPT1Backbone(keras.Model):
         x = self.embeddings_add((tokens, positions))
         return self.embeddings_dropout(x, training=training)
 
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """Run `(batch, n)` new tokens at position `cache_update_index`.
+
+        `cache`: per block a `(keys, values)` pair, each `(batch,
+        max_length, num_heads, head_dim)` (see `CausalSelfAttention`).
+        Returns `(hidden (batch, n, hidden_dim), updated cache)`.
+        """
+        x = self.embed(token_ids, start_index=cache_update_index)
+        new_cache = []
+        for block, layer_cache in zip(self.transformer_layers, cache):
+            x, layer_cache = block(
+                x, cache=layer_cache, cache_update_index=cache_update_index
+            )
+            new_cache.append(layer_cache)
+        return x, tuple(new_cache)
+
     def check_token_ids(self, token_ids):
         """Raise `GPT1InputError` unless ids are in range and fit the context.
 
@@ -132,12 +147,7 @@ class GPT1Backbone(keras.Model):
                 f"sequence of {ids.shape[1]} tokens is longer than the "
                 f"context of {self.max_sequence_length}"
             )
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocabulary_size):
-            bad = ids[(ids < 0) | (ids >= self.vocabulary_size)][0]
-            raise GPT1InputError(
-                f"token id {int(bad)} is out of range "
-                f"[0, {self.vocabulary_size})"
-            )
+        check_token_ids(ids, self.vocabulary_size)
 
     def get_config(self):
         return {
@@ -172,7 +182,7 @@ class GPT1Backbone(keras.Model):
 
         `kwargs` override preset fields (e.g. `vocabulary_size` of a trained
         tokenizer, `dropout=0.0`). To load trained weights use
-        `keras_gpt1.load_model(DIR)` or `keras.saving.load_model`.
+        `keras_gpt1.artifacts.load_model(DIR)` or `keras.saving.load_model`.
         """
         if preset not in GPT1_PRESETS:
             raise GPT1InputError(

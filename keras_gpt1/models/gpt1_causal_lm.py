@@ -6,6 +6,10 @@ import numpy as np
 from keras import ops
 
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.hyperparameters import PRETRAIN_LEARNING_RATE
+from keras_gpt1.hyperparameters import WEIGHT_DECAY
+from keras_gpt1.tokenizers.token_ids import detokenize_text
+from keras_gpt1.tokenizers.token_ids import token_id_lists
 
 SAMPLERS = ("greedy", "top_k", "top_p")
 
@@ -62,15 +66,14 @@ class GPT1CausalLM(keras.Model):
         from keras_hub.metrics import Perplexity
 
         if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(2.5e-4, weight_decay=0.01)
+            optimizer = keras.optimizers.AdamW(
+                PRETRAIN_LEARNING_RATE, weight_decay=WEIGHT_DECAY
+            )
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         if metrics == "auto":
             metrics = [Perplexity(from_logits=True, name="perplexity")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-
-    def get_compile_config(self):
-        return super().get_compile_config()
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
@@ -90,17 +93,6 @@ class GPT1CausalLM(keras.Model):
             for _ in range(b.num_layers)
         )
 
-    def _hidden_with_cache(self, token_ids, cache, cache_update_index):
-        b = self.backbone
-        x = b.embed(token_ids, start_index=cache_update_index)
-        new_cache = []
-        for block, layer_cache in zip(b.transformer_layers, cache):
-            x, layer_cache = block(
-                x, cache=layer_cache, cache_update_index=cache_update_index
-            )
-            new_cache.append(layer_cache)
-        return x, tuple(new_cache)
-
     def call_with_cache(self, token_ids, cache, cache_update_index):
         """Run `(batch, n)` new tokens at `cache_update_index`.
 
@@ -108,7 +100,7 @@ class GPT1CausalLM(keras.Model):
         hidden_dim), cache)`. Equal to the logits of a full forward pass over
         the prefix, computed in O(n * max_length) instead of O(prefix^2).
         """
-        hidden, cache = self._hidden_with_cache(
+        hidden, cache = self.backbone.call_with_cache(
             token_ids, cache, cache_update_index
         )
         logits = self.backbone.token_embedding(hidden, reverse=True)
@@ -139,7 +131,7 @@ class GPT1CausalLM(keras.Model):
         cache = self.initial_cache(batch_size, max_length)
         # Prefill: keys/values of every position; those past a row's prompt
         # are overwritten as its tokens are generated.
-        _, cache = self._hidden_with_cache(token_ids, cache, 0)
+        _, cache = self.backbone.call_with_cache(token_ids, cache, 0)
         index = ops.min(ops.sum(ops.cast(prompt_mask, "int32"), axis=1))
 
         def next_token_logits(prompt, cache, index):
@@ -192,7 +184,7 @@ class GPT1CausalLM(keras.Model):
         if is_text:
             if self.tokenizer is None:
                 raise GPT1InputError("text prompts need a model with a tokenizer")
-            rows = [list(np.asarray(r)) for r in _tokenize(self.tokenizer, prompts)]
+            rows = token_id_lists(self.tokenizer, prompts)
         else:
             rows = [list(np.asarray(r).reshape(-1)) for r in prompts]
         if not rows:
@@ -242,7 +234,7 @@ class GPT1CausalLM(keras.Model):
             results.append(row.astype("int32"))
         if not is_text:
             return results
-        texts = [_detokenize(self.tokenizer, r) for r in results]
+        texts = [detokenize_text(self.tokenizer, r) for r in results]
         return texts[0] if single else texts
 
     # === Serialization ===
@@ -269,17 +261,4 @@ class GPT1CausalLM(keras.Model):
                 config["tokenizer"]
             )
         return cls(**config)
-
-
-def _tokenize(tokenizer, texts):
-    ids = tokenizer(list(texts))
-    return ids.to_list() if hasattr(ids, "to_list") else ids
-
-
-def _detokenize(tokenizer, ids):
-    text = tokenizer.detokenize([np.asarray(ids, "int32")])
-    text = ops.convert_to_numpy(text) if not isinstance(text, list) else text
-    value = text[0] if len(text) else b""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
 

@@ -5,23 +5,19 @@ reads the final hidden state at the extract token."""
 import keras
 from keras import ops
 
-from keras_gpt1.data.task_labels import CHOICE_LABELS
-from keras_gpt1.data.task_labels import CLASS_LABELS
-from keras_gpt1.data.task_labels import SCORE_LABELS
-from keras_gpt1.data.task_labels import label_kind
-from keras_gpt1.data.task_transforms import SIMILARITY
-from keras_gpt1.data.task_transforms import TASKS
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.hyperparameters import CLASSIFIER_DROPOUT
+from keras_gpt1.hyperparameters import FINETUNE_LEARNING_RATE
+from keras_gpt1.hyperparameters import LM_LOSS_WEIGHT
+from keras_gpt1.hyperparameters import WEIGHT_DECAY
+from keras_gpt1.models.auxiliary_lm_loss import auxiliary_lm_loss
 from keras_gpt1.models.gpt1_backbone import gpt1_kernel_initializer
-from keras_gpt1.training.auxiliary_lm_loss import LM_LOSS_WEIGHT
-from keras_gpt1.training.auxiliary_lm_loss import auxiliary_lm_loss
-from keras_gpt1.training.optimizer import WarmupLinearDecay
-
-# Imported so that loading a saved compile config finds the schedule.
-_SERIALIZABLE_SCHEDULES = (WarmupLinearDecay,)
-
-# The paper: "dropout to the classifier with a rate of 0.1".
-CLASSIFIER_DROPOUT = 0.1
+from keras_gpt1.tasks import CHOICE_LABELS
+from keras_gpt1.tasks import CLASS_LABELS
+from keras_gpt1.tasks import SCORE_LABELS
+from keras_gpt1.tasks import SIMILARITY
+from keras_gpt1.tasks import TASKS
+from keras_gpt1.tasks import label_kind
 
 
 def extract_states(hidden, padding_mask):
@@ -61,7 +57,7 @@ class GPT1TaskModel(keras.Model):
       answers permutes the scores).
 
     During training `lm_loss_weight * L1` (the auxiliary LM loss of the
-    sequences' real tokens, `training/auxiliary_lm_loss.py`) is added to
+    sequences' real tokens, `models/auxiliary_lm_loss.py`) is added to
     the compiled task loss.
 
     Args:
@@ -173,10 +169,12 @@ class GPT1TaskModel(keras.Model):
 
     # === Training defaults ===
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        """Defaults: AdamW at the paper's 6.25e-5; cross-entropy over classes
+        """Defaults: AdamW at the paper's rate (6.25e-5); cross-entropy over classes
         or answers and accuracy, or mean squared error for regression."""
         if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(6.25e-5, weight_decay=0.01)
+            optimizer = keras.optimizers.AdamW(
+                FINETUNE_LEARNING_RATE, weight_decay=WEIGHT_DECAY
+            )
         if loss == "auto":
             loss = (
                 keras.losses.MeanSquaredError()

@@ -5,11 +5,10 @@ import json
 import os
 
 import keras
-import numpy as np
-import tensorflow as tf
 from keras_hub.tokenizers import BytePairTokenizer
 
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.tokenizers.token_ids import check_detokenize_input
 
 PAD_TOKEN = "<|pad|>"
 END_TOKEN = "<|endoftext|>"
@@ -21,34 +20,6 @@ SPECIAL_TOKENS = (PAD_TOKEN, END_TOKEN, START_TOKEN, DELIMITER_TOKEN, EXTRACT_TO
 
 VOCABULARY_FILE = "vocabulary.json"
 MERGES_FILE = "merges.txt"
-
-
-def _flat_ids(inputs):
-    if isinstance(inputs, tf.RaggedTensor):
-        return inputs.flat_values.numpy().reshape(-1)
-    if isinstance(inputs, (list, tuple)) and not all(
-        isinstance(x, (int, np.integer)) for x in inputs
-    ):
-        parts = [_flat_ids(x) for x in inputs]
-        return np.concatenate(parts) if parts else np.zeros(0, "int64")
-    return np.asarray(inputs).reshape(-1)
-
-
-def check_ids_in_vocabulary(inputs, vocabulary_size):
-    """Raise `GPT1InputError` for an id outside `[0, vocabulary_size)`.
-
-    The tokenizers' lookup tables turn such an id into "" without
-    complaint. Only eager inputs are checked: in a graph (tf.data, a
-    SavedModel) the ids come from the model and Python cannot raise.
-    """
-    if not tf.executing_eagerly():
-        return
-    ids = _flat_ids(inputs)
-    bad = ids[(ids < 0) | (ids >= vocabulary_size)]
-    if bad.size:
-        raise GPT1InputError(
-            f"token id {int(bad[0])} is out of range [0, {vocabulary_size})"
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_gpt1")
@@ -82,7 +53,7 @@ class GPT1Tokenizer(BytePairTokenizer):
 
     def detokenize(self, inputs):
         """Ids -> text; `GPT1InputError` for an id outside the vocabulary."""
-        check_ids_in_vocabulary(inputs, self.vocabulary_size())
+        check_detokenize_input(inputs, self.vocabulary_size())
         return super().detokenize(inputs)
 
     @classmethod

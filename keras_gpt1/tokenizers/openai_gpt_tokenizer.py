@@ -49,8 +49,9 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from keras_hub.tokenizers import Tokenizer
 
+from keras_gpt1.artifacts import read_json
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.tokenizers.gpt1_tokenizer import check_ids_in_vocabulary
+from keras_gpt1.tokenizers.token_ids import check_detokenize_input
 
 UNKNOWN_TOKEN = "<unk>"
 END_OF_WORD = "</w>"
@@ -91,13 +92,7 @@ NO_MERGE = 2**31 - 1
 
 def read_vocabulary(path):
     """`{token: id}` from a JSON file; ids must be distinct integers."""
-    if not os.path.isfile(path):
-        raise GPT1InputError(f"tokenizer file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            vocabulary = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise GPT1InputError(f"{path} is not valid JSON: {e}") from None
+    vocabulary = read_json(path, f"tokenizer file not found: {path}")
     check_vocabulary(vocabulary, path)
     return vocabulary
 
@@ -401,7 +396,7 @@ class OpenAIGPTTokenizer(Tokenizer):
         and the last word's is dropped, as Hugging Face's BPE decoder does.
         An id outside the vocabulary raises `GPT1InputError`."""
         self._check_vocabulary()
-        check_ids_in_vocabulary(inputs, self.vocabulary_size())
+        check_detokenize_input(inputs, self.vocabulary_size())
         with tf.device("cpu"):
             if isinstance(inputs, tf.RaggedTensor):
                 ids = inputs

@@ -8,52 +8,38 @@ decay to 0, gradient clipping at 1.0, weight decay 0.01 (not on biases
 and gains), classifier dropout 0.1, auxiliary LM loss weight λ = 0.5.
 The output directory (`model.keras`, the tokenizer files, `summary.json`)
 is written in a temporary directory beside it and renamed in one step.
-
-`evaluate_task_model` and `predict_task_model` score and label new files
-or strings with a fine-tuned model.
+Scoring and labelling with the result: `task_evaluation.py`.
 """
 
+import csv
 import dataclasses
 import math
 import os
-import tempfile
-import time
 
 import keras
-import numpy as np
 
 from keras_gpt1 import artifacts
+from keras_gpt1 import hyperparameters as paper
 from keras_gpt1.data.task_dataset import encode_table
 from keras_gpt1.data.task_dataset import task_dataset
 from keras_gpt1.data.task_files import read_task_file
-from keras_gpt1.data.task_labels import CHOICE_LABELS
-from keras_gpt1.data.task_labels import CLASS_LABELS
-from keras_gpt1.data.task_labels import SCORE_LABELS
 from keras_gpt1.data.task_labels import encode_labels
-from keras_gpt1.data.task_labels import label_kind
 from keras_gpt1.data.task_labels import label_names_of
-from keras_gpt1.data.task_transforms import TASKS
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
-from keras_gpt1.models.gpt1_task_model import CLASSIFIER_DROPOUT
 from keras_gpt1.models.gpt1_task_model import GPT1TaskModel
-from keras_gpt1.training import distribution
-from keras_gpt1.training import metrics as task_metrics
-from keras_gpt1.training import optimizer as gpt1_optimizer
-from keras_gpt1.training.auxiliary_lm_loss import LM_LOSS_WEIGHT
-from keras_gpt1.training.keras_strategy_fixes import build_from_spec
-from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
-from keras_gpt1.training.precision import check_precision
+from keras_gpt1.tasks import CLASS_LABELS
+from keras_gpt1.tasks import SCORE_LABELS
+from keras_gpt1.tasks import TASKS
+from keras_gpt1.tasks import label_kind
+from keras_gpt1.training.callbacks import StopAtStep
+from keras_gpt1.training.optimizer import WarmupLinearDecay
 from keras_gpt1.training.precision import rebuild_with_weights
-from keras_gpt1.training.precision import with_loss_scaling
-from keras_gpt1.training.pretrain import StopAtStep
+from keras_gpt1.training.task_evaluation import predict_encoded
+from keras_gpt1.training.task_evaluation import score_predictions
+from keras_gpt1.training.training_run import TrainingRun
+from keras_gpt1.training.training_run import check_settings
 
-# Paper §4.1, "Fine-tuning details".
-FINETUNE_LEARNING_RATE = 6.25e-5
-FINETUNE_BATCH_SIZE = 32
-FINETUNE_EPOCHS = 3
-WARMUP_FRACTION = 0.002  # "warmup over 0.2% of training"
-EVALUATION_BATCH_SIZE = 64
 HISTORY_FILE = "history.csv"
 PLOT_FILE = "loss.png"
 
@@ -77,15 +63,15 @@ class FinetuneConfig:
     label_column: str = None
     choice_columns: list = None
     regression: bool = False
-    epochs: int = FINETUNE_EPOCHS
+    epochs: int = paper.FINETUNE_EPOCHS
     max_steps: int = None
-    batch_size: int = FINETUNE_BATCH_SIZE
-    learning_rate: float = FINETUNE_LEARNING_RATE
-    warmup_fraction: float = WARMUP_FRACTION
-    weight_decay: float = gpt1_optimizer.WEIGHT_DECAY
-    clipnorm: float = gpt1_optimizer.GLOBAL_CLIPNORM
-    lm_loss_weight: float = LM_LOSS_WEIGHT
-    dropout: float = CLASSIFIER_DROPOUT
+    batch_size: int = paper.FINETUNE_BATCH_SIZE
+    learning_rate: float = paper.FINETUNE_LEARNING_RATE
+    warmup_fraction: float = paper.FINETUNE_WARMUP_FRACTION
+    weight_decay: float = paper.WEIGHT_DECAY
+    clipnorm: float = paper.GLOBAL_CLIPNORM
+    lm_loss_weight: float = paper.LM_LOSS_WEIGHT
+    dropout: float = paper.CLASSIFIER_DROPOUT
     reinitialize: bool = False
     max_length: int = None
     seed: int = 0
@@ -100,15 +86,6 @@ class FinetuneConfig:
             raise GPT1InputError(
                 f"unknown task '{self.task}'; choose one of {', '.join(TASKS)}"
             )
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise GPT1InputError(f"{name} must be >= 1; got {getattr(self, name)}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise GPT1InputError(f"max_steps must be >= 1; got {self.max_steps}")
-        if self.learning_rate <= 0:
-            raise GPT1InputError(
-                f"learning_rate must be > 0; got {self.learning_rate}"
-            )
         if self.lm_loss_weight < 0:
             raise GPT1InputError(
                 f"lm_loss_weight must be >= 0; got {self.lm_loss_weight}"
@@ -117,10 +94,7 @@ class FinetuneConfig:
             raise GPT1InputError(
                 f"warmup_fraction must be in [0, 1); got {self.warmup_fraction}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise GPT1InputError(f"dropout must be in [0, 1); got {self.dropout}")
-        check_precision(self.precision)
-        distribution.check_strategy(self.strategy)
+        check_settings(self, ("epochs", "batch_size", "max_steps"))
         if os.path.exists(self.output):
             raise GPT1InputError(f"output already exists: {self.output}")
 
@@ -175,6 +149,43 @@ def _columns(table):
     }
 
 
+@dataclasses.dataclass
+class TaskData:
+    """The labelled files of a run, tokenized (`EncodedTable`s) with their
+    encoded labels; `validation` is None without a validation file."""
+
+    train_table: object
+    label_names: list
+    train: object
+    train_labels: object
+    validation_table: object = None
+    validation: object = None
+    validation_labels: object = None
+
+
+def read_task_data(config, tokenizer, max_length):
+    """Read, label-encode and tokenize `config.train` (and `validation`)."""
+    kind = label_kind(config.task, config.regression)
+    train_table = _read(config.train, config)
+    label_names = label_names_of(train_table) if kind == CLASS_LABELS else None
+    if kind == CLASS_LABELS and len(label_names) < 2:
+        raise GPT1InputError(
+            f"{config.train}: column '{train_table.label_column}': one label "
+            f"only ({label_names[0]}); classification needs at least 2"
+        )
+    data = TaskData(
+        train_table=train_table,
+        label_names=label_names,
+        train=encode_table(train_table, tokenizer, max_length),
+        train_labels=encode_labels(train_table, kind, label_names),
+    )
+    if config.validation:
+        data.validation_table = _read(config.validation, config)
+        data.validation_labels = encode_labels(data.validation_table, kind, label_names)
+        data.validation = encode_table(data.validation_table, tokenizer, max_length)
+    return data
+
+
 def finetune(config):
     """Fine-tune, evaluate on `config.validation`, publish `config.output`.
 
@@ -185,12 +196,10 @@ def finetune(config):
     `train_examples`, `validation_examples`, the recipe and `output`.
     """
     config.check()
-    placement = distribution.place(
-        config.strategy, config.batch_size, config.precision, config.jit_compile)
-    strategy, chief = placement.strategy, placement.chief
-    per_replica_batch, jit_compile = placement.per_replica_batch, placement.jit_compile
-    config = dataclasses.replace(config, precision=placement.precision)
-    with strategy.scope():
+    run = TrainingRun(config.strategy, config.batch_size, config.precision,
+                      config.jit_compile)
+    config = dataclasses.replace(config, precision=run.precision)
+    with run.strategy.scope():
         backbone, tokenizer = load_pretrained(config.model)
     context = backbone.max_sequence_length
     max_length = config.max_length or context
@@ -198,145 +207,95 @@ def finetune(config):
         raise GPT1InputError(
             f"max_length must be in [1, {context}] (the context); got {max_length}"
         )
-    kind = label_kind(config.task, config.regression)
-
-    train_table = _read(config.train, config)
-    label_names = label_names_of(train_table) if kind == CLASS_LABELS else None
-    if kind == CLASS_LABELS and len(label_names) < 2:
-        raise GPT1InputError(
-            f"{config.train}: column '{train_table.label_column}': one label "
-            f"only ({label_names[0]}); classification needs at least 2"
-        )
-    train_labels = encode_labels(train_table, kind, label_names)
-    train_encoded = encode_table(train_table, tokenizer, max_length)
-    validation_table = validation_labels = validation_encoded = None
-    if config.validation:
-        validation_table = _read(config.validation, config)
-        validation_labels = encode_labels(validation_table, kind, label_names)
-        validation_encoded = encode_table(validation_table, tokenizer, max_length)
+    data = read_task_data(config, tokenizer, max_length)
 
     def build_task_model(backbone):
         return GPT1TaskModel(
             backbone,
             config.task,
-            label_names=label_names,
+            label_names=data.label_names,
             regression=config.regression,
             tokenizer=tokenizer,
             lm_loss_weight=config.lm_loss_weight,
             dropout=config.dropout,
         )
 
-    steps_per_epoch = math.ceil(len(train_table) / config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    warmup_steps = int(round(config.warmup_fraction * total_steps))
-    with strategy.scope():
-        if config.reinitialize:
-            backbone = fresh_backbone(backbone, config.seed)
+    def build_model(dtype):
+        initial = fresh_backbone(backbone, config.seed) if config.reinitialize \
+            else backbone
         keras.utils.set_random_seed(config.seed)
-        model = build_task_model(backbone_in_precision(backbone, config.precision))
-        schedule = gpt1_optimizer.WarmupLinearDecay(
-            config.learning_rate, warmup_steps, total_steps
-        )
-        optimizer = gpt1_optimizer.make_optimizer(
-            model, schedule, config.weight_decay, config.clipnorm
-        )
-        model.compile(optimizer=with_loss_scaling(optimizer, config.precision),
-                      jit_compile=jit_compile)
+        return build_task_model(backbone_in_precision(initial, dtype))
 
     def train_fn(context):
         return task_dataset(
-            train_encoded, tokenizer, max_length, per_replica_batch,
-            labels=train_labels, shuffle=True, seed=config.seed, repeat=True,
+            data.train, tokenizer, max_length, run.per_replica_batch,
+            labels=data.train_labels, shuffle=True, seed=config.seed, repeat=True,
             num_shards=context.num_input_pipelines,
             shard_index=context.input_pipeline_id,
         )
 
-    train = distribution.distribute_dataset(strategy, train_fn)
-    build_from_spec(model, train_fn)
-    start = time.time()
-    with multi_worker_log_reduction(strategy):
-        history = model.fit(
-            train,
-            epochs=math.ceil(total_steps / steps_per_epoch),
-            steps_per_epoch=steps_per_epoch,
-            callbacks=[StopAtStep(total_steps)],
-            shuffle=False,  # the dataset reshuffles itself, reproducibly
-            verbose=config.verbose if chief else 0,
-        )
-    seconds = time.time() - start
+    steps_per_epoch = math.ceil(len(data.train_table) / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    warmup_steps = int(round(config.warmup_fraction * total_steps))
+    model = run.compile(
+        build_model,
+        WarmupLinearDecay(config.learning_rate, warmup_steps, total_steps),
+        train_fn, config.weight_decay, config.clipnorm,
+    )
+    history = run.fit(
+        model,
+        run.distribute(train_fn),
+        epochs=math.ceil(total_steps / steps_per_epoch),
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[StopAtStep(total_steps)],
+        verbose=config.verbose,
+    )
 
     summary = {
         "task": config.task,
-        "label_names": label_names,
-        "regression": kind == SCORE_LABELS,
+        "label_names": data.label_names,
+        "regression": label_kind(config.task, config.regression) == SCORE_LABELS,
         "steps": int(model.optimizer.iterations.numpy()),
         "epochs": len(history.history.get("loss", [])),
         "train_loss": float(history.history["loss"][-1]),
-        "train_examples": len(train_table),
-        "validation_examples": 0 if validation_table is None else len(validation_table),
+        "train_examples": len(data.train_table),
+        "validation_examples": 0 if data.validation is None else len(data.validation),
         "lm_loss_weight": config.lm_loss_weight,
         "reinitialized": config.reinitialize,
         "learning_rate": config.learning_rate,
         "batch_size": config.batch_size,
         "warmup_steps": warmup_steps,
         "max_length": max_length,
-        "seconds": seconds,
-        "parameters": int(model.count_params()),
+        "seconds": run.seconds,
         "pretrained_model": os.path.abspath(config.model),
-        "columns": _columns(train_table),
+        "columns": _columns(data.train_table),
         "output": os.path.abspath(config.output),
-        "strategy": distribution.strategy_name(strategy),
-        "replicas": int(strategy.num_replicas_in_sync),
-        "precision": config.precision,
-        "jit_compile": bool(model.jit_compile),
+        **run.summary(model),
     }
-    if not chief:  # the chief scores and writes the output
+    if not run.chief:  # the chief scores and writes the output
         return summary
-    if placement.needs_plain_copy:
-        model = rebuild_with_weights(model, lambda: build_task_model(
-            GPT1Backbone.from_config({**backbone.get_config(), "dtype": "float32"})))
-    if validation_encoded is not None:
-        outputs = _predict_dataset(model, validation_encoded, tokenizer, max_length)
-        for name, value in score_predictions(model, outputs, validation_labels).items():
+    model = run.publishable(model, lambda: build_task_model(
+        GPT1Backbone.from_config({**backbone.get_config(), "dtype": "float32"})))
+    if data.validation is not None:
+        outputs = predict_encoded(model, data.validation, max_length)
+        for name, value in score_predictions(model, outputs,
+                                             data.validation_labels).items():
             summary[f"val_{name}"] = value
-    history_csv = None
     if config.plot:
         summary["plot"] = os.path.join(os.path.abspath(config.output), PLOT_FILE)
-        history_csv = history.history
-    _publish(model, tokenizer, summary, config.output, history_csv)
-    return summary
-
-
-def _publish(model, tokenizer, summary, output, history=None):
-    """Write the model directory beside `output`, then rename it there
-    (with `history.csv` and `loss.png` when `history` is given)."""
-    parent = os.path.dirname(os.path.abspath(output))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(
-        prefix=f".{os.path.basename(os.path.abspath(output))}.", suffix=".partial",
-        dir=parent,
-    )
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(work, 0o777 & ~umask)  # mkdtemp makes it private
-    try:
+    with artifacts.publishing_directory(config.output) as work:
         artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
-        if hasattr(tokenizer, "save_to_directory"):
-            tokenizer.save_to_directory(work)
-        if history:
-            _write_history(history, work)
+        tokenizer.save_to_directory(work)
+        if config.plot:
+            _write_history(history.history, work)
         artifacts.write_json(os.path.join(work, artifacts.SUMMARY_FILE), summary)
-        artifacts.publish_directory(work, output)
-    finally:
-        artifacts.remove_tree(work)
+    return summary
 
 
 def _write_history(history, work):
     """`history.csv` (epoch, loss) and its `loss.png`."""
-    import csv
-
     from keras_gpt1.plots import plot_history
 
     path = os.path.join(work, HISTORY_FILE)
@@ -347,103 +306,3 @@ def _write_history(history, work):
             writer.writerow([epoch, loss])
     plot_history(path, os.path.join(work, PLOT_FILE), title="Fine-tuning (L2 + λ·L1)",
                  perplexity=False)
-
-
-# === Using a fine-tuned model ===
-
-
-def load_task_model(path):
-    """A `GPT1TaskModel` from a fine-tuned model directory (or `.keras`)."""
-    model = artifacts.load_model(path)
-    if not isinstance(model, GPT1TaskModel):
-        raise GPT1InputError(
-            f"{path} is not a fine-tuned task model (it holds a "
-            f"{type(model).__name__}); fine-tune it with `keras-gpt1 finetune`"
-        )
-    if model.tokenizer is None:
-        raise GPT1InputError(f"{path}: the task model has no tokenizer")
-    return model
-
-
-def saved_columns(path):
-    """The columns a fine-tuned model was trained on (from summary.json)."""
-    import json
-
-    summary = os.path.join(path, artifacts.SUMMARY_FILE)
-    if not os.path.isfile(summary):
-        return {}
-    with open(summary, encoding="utf-8") as f:
-        return json.load(f).get("columns", {})
-
-
-def _predict_dataset(model, encoded, tokenizer, max_length):
-    dataset = task_dataset(encoded, tokenizer, max_length, EVALUATION_BATCH_SIZE)
-    return np.asarray(model.predict(dataset, verbose=0))
-
-
-def score_predictions(model, outputs, labels):
-    """Metrics of model `outputs` against encoded `labels`."""
-    if model.label_kind == SCORE_LABELS:
-        return task_metrics.regression_metrics(labels, outputs)
-    return task_metrics.classification_metrics(labels, outputs)
-
-
-def read_for_model(model, path, text_columns=None, label_column=None,
-                   choice_columns=None, require_label=True):
-    """Read a file with the columns given (or those of training)."""
-    return read_task_file(
-        path,
-        model.task,
-        text_columns=text_columns,
-        label_column=label_column,
-        choice_columns=choice_columns,
-        require_label=require_label,
-    )
-
-
-def evaluate_task_model(model, table):
-    """Metrics of `model` on a labelled `TaskTable`, plus `examples`."""
-    labels = encode_labels(table, model.label_kind, model.label_names)
-    max_length = model.backbone.max_sequence_length
-    encoded = encode_table(table, model.tokenizer, max_length)
-    outputs = _predict_dataset(model, encoded, model.tokenizer, max_length)
-    result = score_predictions(model, outputs, labels)
-    result["examples"] = len(table)
-    return result
-
-
-def _softmax(logits):
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def predict_task_model(model, table):
-    """One prediction dict per row of `table`.
-
-    Classes: `{"label", "probabilities": {name: p}}`; scores: `{"score"}`;
-    multiple choice: `{"choice" (0-based index), "answer", "probabilities"}`.
-    """
-    max_length = model.backbone.max_sequence_length
-    encoded = encode_table(table, model.tokenizer, max_length)
-    outputs = _predict_dataset(model, encoded, model.tokenizer, max_length)
-    predictions = []
-    if model.label_kind == SCORE_LABELS:
-        return [{"score": float(v)} for v in outputs.reshape(-1)]
-    probabilities = _softmax(outputs.astype(np.float64))
-    for i, p in enumerate(probabilities):
-        best = int(np.argmax(p))
-        if model.label_kind == CHOICE_LABELS:
-            predictions.append({
-                "choice": best,
-                "answer": table.choices[i][best],
-                "probabilities": [float(x) for x in p],
-            })
-        else:
-            predictions.append({
-                "label": model.label_names[best],
-                "probabilities": {
-                    name: float(x) for name, x in zip(model.label_names, p)
-                },
-            })
-    return predictions

@@ -3,11 +3,8 @@ decoupled weight decay on weight matrices only, global-norm clipping."""
 
 import keras
 
-# Paper §4.1 / the original code.
-PRETRAIN_LEARNING_RATE = 2.5e-4
-PRETRAIN_WARMUP_STEPS = 2000
-WEIGHT_DECAY = 0.01
-GLOBAL_CLIPNORM = 1.0
+from keras_gpt1.hyperparameters import GLOBAL_CLIPNORM
+from keras_gpt1.hyperparameters import WEIGHT_DECAY
 
 
 def decay_exempt_variables(model):

@@ -11,13 +11,12 @@ import dataclasses
 import json
 import math
 import os
-import time
 
 import keras
 
 from keras_gpt1 import artifacts
+from keras_gpt1 import hyperparameters as paper
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.errors import GPT1TrainingError
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
 from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
@@ -25,13 +24,13 @@ from keras_gpt1.tokenizers.bpe_training import check_text_files
 from keras_gpt1.tokenizers.bpe_training import train_bpe
 from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
 from keras_gpt1.training import distribution
-from keras_gpt1.training import optimizer as gpt1_optimizer
-from keras_gpt1.training.keras_strategy_fixes import build_from_spec
-from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
-from keras_gpt1.training.precision import check_precision
-from keras_gpt1.training.precision import rebuild_with_weights
-from keras_gpt1.training.precision import with_loss_scaling
+from keras_gpt1.training.callbacks import RecordStep
+from keras_gpt1.training.callbacks import StopAtStep
+from keras_gpt1.training.callbacks import StopOnNonFiniteLoss
+from keras_gpt1.training.optimizer import warmup_cosine_schedule
 from keras_gpt1.training.seed_state import SeedStateBackup
+from keras_gpt1.training.training_run import TrainingRun
+from keras_gpt1.training.training_run import check_settings
 
 RUN_CONFIG_FILE = "run_config.json"
 BACKUP_DIR = "checkpoint"
@@ -50,10 +49,10 @@ class PretrainConfig:
     max_steps: int = 1000
     seq_len: int = None  # default: the preset's context
     batch_size: int = 16
-    learning_rate: float = gpt1_optimizer.PRETRAIN_LEARNING_RATE
+    learning_rate: float = paper.PRETRAIN_LEARNING_RATE
     warmup_steps: int = None  # default: min(2000, max_steps // 10)
-    weight_decay: float = gpt1_optimizer.WEIGHT_DECAY
-    clipnorm: float = gpt1_optimizer.GLOBAL_CLIPNORM
+    weight_decay: float = paper.WEIGHT_DECAY
+    clipnorm: float = paper.GLOBAL_CLIPNORM
     vocab_size: int = 8000
     dropout: float = None  # default: the preset's (0.1)
     seed: int = 0
@@ -77,21 +76,13 @@ class PretrainConfig:
         if c.seq_len is None:
             c.seq_len = context
         if c.warmup_steps is None:
-            c.warmup_steps = min(gpt1_optimizer.PRETRAIN_WARMUP_STEPS, c.max_steps // 10)
+            c.warmup_steps = min(paper.PRETRAIN_WARMUP_STEPS, c.max_steps // 10)
         if c.dropout is None:
             c.dropout = GPT1_PRESETS[self.preset]["dropout"]
-        for name in ("max_steps", "seq_len", "batch_size", "checkpoint_every",
-                     "validation_every"):
-            if getattr(c, name) < 1:
-                raise GPT1InputError(f"{name} must be >= 1; got {getattr(c, name)}")
-        if c.learning_rate <= 0:
-            raise GPT1InputError(f"learning_rate must be > 0; got {c.learning_rate}")
         if c.warmup_steps < 0:
             raise GPT1InputError(f"warmup_steps must be >= 0; got {c.warmup_steps}")
-        if not 0.0 <= c.dropout < 1.0:
-            raise GPT1InputError(f"dropout must be in [0, 1); got {c.dropout}")
-        check_precision(c.precision)
-        distribution.check_strategy(c.strategy)
+        check_settings(c, ("max_steps", "seq_len", "batch_size", "checkpoint_every",
+                           "validation_every"))
         if c.seq_len > context:
             raise GPT1InputError(
                 f"seq_len {c.seq_len} is longer than the context of preset "
@@ -106,51 +97,6 @@ class PretrainConfig:
                           "precision"):
             d.pop(transient)
         return d
-
-
-class RecordStep(keras.callbacks.Callback):
-    """Adds `step` (optimizer updates so far) to each epoch's logs, so the
-    CSV history can be plotted against steps."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["step"] = int(self.model.optimizer.iterations.numpy())
-
-
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Raise `GPT1TrainingError` as soon as the loss is NaN or infinite.
-
-    Raising (rather than `stop_training`) ends `fit` before the epoch-end
-    checkpoint, so the last good checkpoint is never overwritten.
-    """
-
-    def __init__(self, steps_per_checkpoint):
-        super().__init__()
-        self.steps_per_checkpoint = steps_per_checkpoint
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            step = int(self.model.optimizer.iterations.numpy())
-            good = (step - 1) // self.steps_per_checkpoint * self.steps_per_checkpoint
-            raise GPT1TrainingError(
-                f"loss became {float(loss)} at step {step}; the last good "
-                f"checkpoint (step {good}) is kept: rerun the same command to "
-                "resume from it, or delete the .partial directory and lower "
-                "--learning-rate"
-            )
-
-
-class StopAtStep(keras.callbacks.Callback):
-    """Stop once the optimizer has made `max_steps` updates."""
-
-    def __init__(self, max_steps):
-        super().__init__()
-        self.max_steps = max_steps
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) >= self.max_steps:
-            self.model.stop_training = True
 
 
 def _work_dir(config, chief=True, worker=0):
@@ -223,16 +169,14 @@ def pretrain(config, callbacks=None):
     check_text_files(config.corpus)
     if os.path.exists(config.output):
         raise GPT1InputError(f"output already exists: {config.output}")
-    placement = distribution.place(
-        config.strategy, config.batch_size, config.precision, config.jit_compile)
-    strategy, chief = placement.strategy, placement.chief
-    per_replica_batch, jit_compile = placement.per_replica_batch, placement.jit_compile
-    config = dataclasses.replace(config, precision=placement.precision)
+    run = TrainingRun(config.strategy, config.batch_size, config.precision,
+                      config.jit_compile)
+    config = dataclasses.replace(config, precision=run.precision)
 
     # The global seed also fixes tf.data's shuffle order: set it first, so
     # the order depends on `seed` alone (a resumed run relies on that).
     keras.utils.set_random_seed(config.seed)
-    work = _work_dir(config, chief, distribution.worker_id(strategy))
+    work = _work_dir(config, run.chief, distribution.worker_id(run.strategy))
     tokenizer = _reopen_work_dir(config, work)
     resuming = tokenizer is not None
     if not resuming:
@@ -242,19 +186,19 @@ def pretrain(config, callbacks=None):
     if not resuming:  # the corpus is usable: only now write anything
         _create_work_dir(config, work, tokenizer)
     distribution.check_same_on_all_workers(
-        strategy, "BPE vocabularies",
+        run.strategy, "BPE vocabularies",
         json.dumps([list(tokenizer.get_vocabulary()), list(tokenizer.merges)]),
     )
     steps_per_epoch = min(config.checkpoint_every, config.max_steps)
     completed_epochs = _completed_epochs(os.path.join(work, BACKUP_DIR))
     resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
 
-    held_out = distribution.whole_batches(strategy, held_out, config.batch_size)
+    held_out = distribution.whole_batches(run.strategy, held_out, config.batch_size)
 
     def train_fn(context):
         per_step = context.num_replicas_in_sync // context.num_input_pipelines
         return data.train_dataset(
-            config.corpus, tokenizer, config.seq_len, per_replica_batch,
+            config.corpus, tokenizer, config.seq_len, run.per_replica_batch,
             config.validation_every, config.seed,
             skip_batches=resumed_from_step * per_step,
             num_shards=context.num_input_pipelines,
@@ -263,34 +207,24 @@ def pretrain(config, callbacks=None):
 
     def validation_fn(context):
         return data.validation_dataset(
-            held_out, per_replica_batch, context.num_input_pipelines,
+            held_out, run.per_replica_batch, context.num_input_pipelines,
             context.input_pipeline_id,
         )
 
-    train = distribution.distribute_dataset(strategy, train_fn)
-    validation = distribution.distribute_dataset(strategy, validation_fn)
-
-    with strategy.scope():
-        model = build_causal_lm(config.preset, tokenizer, config.dropout, config.seed,
-                                dtype=config.precision)
-        schedule = gpt1_optimizer.warmup_cosine_schedule(
-            config.learning_rate, config.warmup_steps, config.max_steps
-        )
-        optimizer = gpt1_optimizer.make_optimizer(
-            model, schedule, config.weight_decay, config.clipnorm
-        )
-        model.compile(optimizer=with_loss_scaling(optimizer, config.precision),
-                      jit_compile=jit_compile)
-    build_from_spec(model, validation_fn)
-    with multi_worker_log_reduction(strategy):
-        return _fit_and_publish(config, placement, model, tokenizer, work, train,
-                                validation, steps_per_epoch, resumed_from_step,
-                                callbacks)
+    model = run.compile(
+        lambda dtype: build_causal_lm(config.preset, tokenizer, config.dropout,
+                                      config.seed, dtype=dtype),
+        warmup_cosine_schedule(config.learning_rate, config.warmup_steps,
+                               config.max_steps),
+        validation_fn, config.weight_decay, config.clipnorm,
+    )
+    return _fit_and_publish(config, run, model, tokenizer, work,
+                            run.distribute(train_fn), run.distribute(validation_fn),
+                            steps_per_epoch, resumed_from_step, callbacks)
 
 
-def _fit_and_publish(config, placement, model, tokenizer, work, train, validation,
+def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
                      steps_per_epoch, resumed_from_step, callbacks):
-    strategy, chief = placement.strategy, placement.chief
     backup_dir = os.path.join(work, BACKUP_DIR)
     epochs = math.ceil(config.max_steps / steps_per_epoch)
 
@@ -300,7 +234,8 @@ def _fit_and_publish(config, placement, model, tokenizer, work, train, validatio
         with open(state_path, encoding="utf-8") as f:
             initial = json.load(f)
     else:
-        loss, perplexity = model.evaluate(validation, verbose=0)
+        with run.reducing_logs():
+            loss, perplexity = model.evaluate(validation, verbose=0)
         initial = {"loss": float(loss), "perplexity": float(perplexity)}
         artifacts.write_json(state_path, initial)
 
@@ -314,25 +249,25 @@ def _fit_and_publish(config, placement, model, tokenizer, work, train, validatio
         StopAtStep(config.max_steps),
         RecordStep(),
     ]
-    if chief:
+    if run.chief:
         run_callbacks += [
             keras.callbacks.TensorBoard(os.path.join(work, LOG_DIR)),
             keras.callbacks.CSVLogger(os.path.join(work, HISTORY_FILE), append=True),
         ]
-    start = time.time()
-    model.fit(
+    run.fit(
+        model,
         train,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         validation_data=validation,
         callbacks=run_callbacks + list(callbacks or []),
-        shuffle=False,  # the dataset shuffles itself, reproducibly
-        verbose=config.verbose if chief else 0,
+        verbose=config.verbose,
     )
-    seconds = time.time() - start
     steps = int(model.optimizer.iterations.numpy())
-    val_loss, val_perplexity = model.evaluate(validation, verbose=0)
+    with run.reducing_logs():
+        val_loss, val_perplexity = model.evaluate(validation, verbose=0)
 
+    tokens = (steps - resumed_from_step) * config.batch_size * config.seq_len
     summary = {
         "val_loss": float(val_loss),
         "val_perplexity": float(val_perplexity),
@@ -340,23 +275,17 @@ def _fit_and_publish(config, placement, model, tokenizer, work, train, validatio
         "initial_val_perplexity": initial["perplexity"],
         "steps": steps,
         "resumed_from_step": resumed_from_step,
-        "tokens": (steps - resumed_from_step) * config.batch_size * config.seq_len,
-        "tokens_per_second": (steps - resumed_from_step)
-        * config.batch_size * config.seq_len / max(seconds, 1e-9),
-        "parameters": int(model.count_params()),
+        "tokens": tokens,
+        "tokens_per_second": tokens / max(run.seconds, 1e-9),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
         "output": os.path.abspath(config.output),
-        "strategy": distribution.strategy_name(strategy),
-        "replicas": int(strategy.num_replicas_in_sync),
-        "precision": config.precision,
-        "jit_compile": bool(model.jit_compile),
+        **run.summary(model),
     }
-    if not chief:  # the chief writes the output; this worker's files go
+    if not run.chief:  # the chief writes the output; this worker's files go
         artifacts.remove_tree(work)
         return summary
-    if placement.needs_plain_copy:
-        model = rebuild_with_weights(model, lambda: build_causal_lm(
-            config.preset, tokenizer, config.dropout))
+    model = run.publishable(model, lambda: build_causal_lm(
+        config.preset, tokenizer, config.dropout))
     artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
     if config.plot:
         from keras_gpt1.plots import plot_history

@@ -22,7 +22,7 @@ from keras_gpt1.export import LiteRTCausalLM
 from keras_gpt1.export import export_litert
 from keras_gpt1.export.litert_bundle import CONFIG_FILE
 from keras_gpt1.export.litert_conversion import convert_module
-from keras_gpt1.export.litert_interpreter import make_interpreter
+from keras_gpt1.export.litert_runtime import make_interpreter
 
 CACHE_NAMES = ["kv_cache_k_0", "kv_cache_k_1", "kv_cache_v_0", "kv_cache_v_1"]
 HELD_OUT = "The lazy dog sat on the log; a quick fox jumps over the mat."
@@ -175,7 +175,7 @@ def test_a_graph_that_needs_flex_ops_fails_with_a_clear_message():
 
     module = SixDimensional()
     with pytest.raises(FlexOpsError, match=r"tf\.StridedSlice.*Flex ops are not allowed"):
-        convert_module(module, {"expand": module.expand.get_concrete_function()})
+        convert_module(module, signatures={"expand": module.expand.get_concrete_function()})
 
 
 def test_bad_prompts_raise_input_errors(runners):

@@ -24,11 +24,11 @@ from fake_serving import load_serving_client
 from keras_gpt1 import GPT1InputError
 from keras_gpt1.cli.main import main
 from keras_gpt1.export import export_saved_model
-from keras_gpt1.export import saved_model_export
-from keras_gpt1.export.warmup_requests import WARMUP_DIR
-from keras_gpt1.export.warmup_requests import WARMUP_FILE
-from keras_gpt1.export.warmup_requests import prediction_log_bytes
-from keras_gpt1.export.warmup_requests import read_warmup_requests
+from keras_gpt1.export import saved_model_writer
+from keras_gpt1.export.saved_model_writer import WARMUP_DIR
+from keras_gpt1.export.saved_model_writer import WARMUP_FILE
+from keras_gpt1.export.saved_model_writer import prediction_log_bytes
+from keras_gpt1.export.saved_model_writer import read_warmup_requests
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 
@@ -100,6 +100,20 @@ def test_serving_default_text_equals_greedy_generate(causal_lm, loaded_saved_mod
         assert text == prompt + completion.decode("utf-8")
 
 
+def test_text_ending_inside_a_character_is_cut_the_same_in_keras_and_serving(
+        tokenizer):
+    from keras_gpt1.export.causal_lm_saved_model import valid_utf8
+    from keras_gpt1.tokenizers.token_ids import detokenize_text
+
+    # Byte-level BPE: "é" is the bytes C3 A9, shown as the symbols "Ã©".
+    # Stop after the first byte, as a generation can: both sides drop the
+    # incomplete character.
+    cut = [int(i) for i in tokenizer(["caf"])[0]] + [tokenizer.token_to_id("Ã")]
+    keras_text = detokenize_text(tokenizer, cut)
+    serving_text = valid_utf8(tokenizer.detokenize([cut]))[0].numpy().decode("utf-8")
+    assert keras_text == serving_text == "caf"
+
+
 def test_serving_default_gives_each_row_what_it_gets_alone(causal_lm, loaded_saved_model):
     alone = [loaded_saved_model.signatures["serving_default"](prompts=tf.constant([p]))
              ["text"].numpy()[0] for p in PROMPTS[:2]]
@@ -167,9 +181,9 @@ def test_hand_encoded_warmup_request_equals_the_serving_api_one():
 
 
 def test_versions_count_up_and_an_existing_version_is_refused(saved_model_base):
-    assert saved_model_export.resolve_version(saved_model_base) == 2
+    assert saved_model_writer.resolve_version(saved_model_base) == 2
     with pytest.raises(GPT1InputError, match="version 1 already exists"):
-        saved_model_export.resolve_version(saved_model_base, 1)
+        saved_model_writer.resolve_version(saved_model_base, 1)
 
 
 def test_failed_export_leaves_no_partial_version(causal_lm, tmp_path, monkeypatch):

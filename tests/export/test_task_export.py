@@ -21,7 +21,7 @@ from keras_gpt1.data.task_transforms import task_inputs
 from keras_gpt1.export import LiteRTTaskModel
 from keras_gpt1.export import export_litert
 from keras_gpt1.export import export_saved_model
-from keras_gpt1.training.finetune import predict_task_model
+from keras_gpt1.training.task_evaluation import predict_task_model
 
 LABELS = ["negative", "positive"]
 TEXTS = ["A gripping, funny film.", "Dull.", "", "The cat sat on the mat " * 6]

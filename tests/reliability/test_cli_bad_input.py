@@ -484,10 +484,10 @@ def _break_saved_model_save(monkeypatch):
 def _break_warmup_requests(monkeypatch):
     import tensorflow as tf
 
-    from keras_gpt1.export import saved_model_export
+    from keras_gpt1.export import saved_model_writer
 
     monkeypatch.setattr(tf.saved_model, "save", _write_partial_saved_model)
-    monkeypatch.setattr(saved_model_export, "write_warmup_requests", _fail)
+    monkeypatch.setattr(saved_model_writer, "write_warmup_requests", _fail)
 
 
 def _break_converter(monkeypatch):
@@ -497,10 +497,10 @@ def _break_converter(monkeypatch):
 
 
 def _break_bundle_config(monkeypatch):
-    from keras_gpt1.export import litert_export
-    from keras_gpt1.export import task_litert_export
+    from keras_gpt1.export import causal_lm_litert
+    from keras_gpt1.export import task_litert
 
-    for module in (litert_export, task_litert_export):
+    for module in (causal_lm_litert, task_litert):
         monkeypatch.setattr(module, "convert_module", lambda *a, **k: b"TFL3 model")
     monkeypatch.setattr(artifacts, "write_json", _fail)
 

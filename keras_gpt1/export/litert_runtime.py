@@ -1,30 +1,62 @@
-"""Run a LiteRT causal-LM bundle: tokenize in Python, `prefill` the
-prompt, then `decode` one token at a time, sampling (greedy) outside the
-graph. This is what an Android/iOS app does, in Python.
+"""Run LiteRT bundles from Python, as an app would: open the `.tflite`
+with the LiteRT runtime, tokenize outside the graph, call the signatures.
+
+- `LiteRTCausalLM`: `prefill` the prompt, then `decode` one token at a
+  time, sampling (greedy) outside the graph.
+- `LiteRTTaskModel`: tokenize and transform the texts (the same in-graph
+  transformations as training), then run `serving_default`.
 
 Example:
 ```python
 lm = LiteRTCausalLM("gpt1-litert/model.tflite")
 lm.generate("The cat", max_new_tokens=16)
+classifier = LiteRTTaskModel("sst2-litert/model.tflite")
+classifier.run([["a gripping film", "dull"]])["probabilities"]  # (2, 2)
 ```
 """
 
 import numpy as np
+import tensorflow as tf
 
+from keras_gpt1.data.task_transforms import task_inputs
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.export.causal_lm_litert_module import DECODE_SIGNATURE
-from keras_gpt1.export.causal_lm_litert_module import INPUT_POS
-from keras_gpt1.export.causal_lm_litert_module import LOGITS
-from keras_gpt1.export.causal_lm_litert_module import PADDING_POSITION
-from keras_gpt1.export.causal_lm_litert_module import PREFILL_SIGNATURE
-from keras_gpt1.export.causal_lm_litert_module import TOKENS
-from keras_gpt1.export.causal_lm_litert_module import key_cache_name
-from keras_gpt1.export.causal_lm_litert_module import value_cache_name
+from keras_gpt1.errors import first_line
 from keras_gpt1.export.litert_bundle import load_bundle_tokenizer
 from keras_gpt1.export.litert_bundle import read_bundle_config
-from keras_gpt1.export.litert_interpreter import make_interpreter
+from keras_gpt1.export.signatures import CAUSAL_LM_TASK
+from keras_gpt1.export.signatures import DECODE_SIGNATURE
+from keras_gpt1.export.signatures import INPUT_POS
+from keras_gpt1.export.signatures import LOGITS
+from keras_gpt1.export.signatures import PADDING_POSITION
+from keras_gpt1.export.signatures import PREFILL_SIGNATURE
+from keras_gpt1.export.signatures import SERVING_DEFAULT
+from keras_gpt1.export.signatures import TOKENS
+from keras_gpt1.export.signatures import key_cache_name
+from keras_gpt1.export.signatures import value_cache_name
+from keras_gpt1.tasks import MULTIPLE_CHOICE
+from keras_gpt1.tokenizers.token_ids import check_token_ids
+from keras_gpt1.tokenizers.token_ids import detokenize_text
+from keras_gpt1.tokenizers.token_ids import token_id_lists
 
-CAUSAL_LM_TASK = "causal_lm"
+
+def interpreter_class():
+    """LiteRT's Python runtime (`ai-edge-litert`), or TensorFlow's
+    `tf.lite.Interpreter` where that is not installed."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # TensorFlow's copy, scheduled for deletion
+        Interpreter = tf.lite.Interpreter
+    return Interpreter
+
+
+def make_interpreter(path, num_threads=None):
+    """An interpreter of the `.tflite` file at `path` (tensors allocated)."""
+    try:
+        interpreter = interpreter_class()(model_path=path, num_threads=num_threads)
+    except (ValueError, RuntimeError) as e:
+        raise GPT1InputError(f"could not load {path}: {first_line(e)}") from None
+    interpreter.allocate_tensors()
+    return interpreter
 
 
 class LiteRTCausalLM:
@@ -83,12 +115,7 @@ class LiteRTCausalLM:
         """Raise `GPT1InputError` for an id outside `[0, vocabulary_size)`:
         the `.tflite` would fail on a large id and read some other row for
         a negative one."""
-        ids = np.asarray(token_ids).reshape(-1)
-        bad = ids[(ids < 0) | (ids >= self.vocabulary_size)]
-        if bad.size:
-            raise GPT1InputError(
-                f"token id {int(bad[0])} is out of range [0, {self.vocabulary_size})"
-            )
+        check_token_ids(token_ids, self.vocabulary_size)
 
     def decode(self, token_id, position, cache):
         """One token at `position` -> `(logits (vocab,), cache)`."""
@@ -164,14 +191,10 @@ class LiteRTCausalLM:
         return np.array(ids, "int32")
 
     def tokenize(self, text):
-        from keras_gpt1.models.gpt1_causal_lm import _tokenize
-
-        return np.asarray(_tokenize(self.tokenizer, [text])[0], "int32")
+        return np.asarray(token_id_lists(self.tokenizer, [text])[0], "int32")
 
     def detokenize(self, token_ids):
-        from keras_gpt1.models.gpt1_causal_lm import _detokenize
-
-        return _detokenize(self.tokenizer, token_ids)
+        return detokenize_text(self.tokenizer, token_ids)
 
     def generate(self, prompt, max_new_tokens=32, stop_at_end=True):
         """The prompt string followed by its greedy continuation."""
@@ -179,3 +202,42 @@ class LiteRTCausalLM:
             raise GPT1InputError("prompt is empty")
         ids = self.generate_ids(self.tokenize(prompt), max_new_tokens, stop_at_end)
         return self.detokenize(ids)
+
+
+class LiteRTTaskModel:
+    """A `.tflite` task model with its tokenizer and config beside it."""
+
+    def __init__(self, tflite_path, num_threads=None):
+        config = read_bundle_config(tflite_path)
+        if "label_kind" not in config:
+            raise GPT1InputError(f"{tflite_path} is not a fine-tuned task model")
+        self.config = config
+        self.task = config["task"]
+        self.label_names = config.get("label_names")
+        self.tokenizer = load_bundle_tokenizer(tflite_path, config)
+        self.interpreter = make_interpreter(tflite_path, num_threads)
+        self._run = self.interpreter.get_signature_runner(SERVING_DEFAULT)
+
+    def inputs(self, texts, answers=None):
+        """`texts`: one list of strings per text input of the task;
+        `answers`: multiple choice, `(batch, num_choices)` strings. Returns
+        the int32 `token_ids` / `padding_mask` arrays the `.tflite` reads."""
+        if len(texts) != len(self.config["text_inputs"]):
+            raise GPT1InputError(
+                f"task '{self.task}' reads {len(self.config['text_inputs'])} "
+                f"texts ({', '.join(self.config['text_inputs'])}); got {len(texts)}"
+            )
+        if self.task == MULTIPLE_CHOICE and answers is None:
+            raise GPT1InputError("multiple choice needs answers")
+        inputs = task_inputs(
+            self.task,
+            [tf.constant(list(t), tf.string) for t in texts],
+            self.tokenizer,
+            self.config["max_length"],
+            None if answers is None else tf.constant(answers, tf.string),
+        )
+        return {k: np.asarray(v, "int32") for k, v in inputs.items()}
+
+    def run(self, texts, answers=None):
+        """The `.tflite`'s outputs (`logits`, `probabilities` or `score`)."""
+        return self._run(**self.inputs(texts, answers))

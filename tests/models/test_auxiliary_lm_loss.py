@@ -1,7 +1,7 @@
 import numpy as np
 from conftest import random_ids
 
-from keras_gpt1.training.auxiliary_lm_loss import auxiliary_lm_loss
+from keras_gpt1.models.auxiliary_lm_loss import auxiliary_lm_loss
 
 
 def _loss(backbone, ids, mask):

@@ -3,15 +3,12 @@
 Fine-tuning optimises `L3(C) = L2(C) + λ * L1(C)`: the task loss `L2` plus
 `λ` times the next-token loss `L1` of the task's own token sequences, which
 "improves generalization of the supervised model and accelerates
-convergence". `GPT1TaskModel` adds `λ * L1` during training steps through
+convergence". `GPT1TaskModel` adds `λ * L1` (λ: `hyperparameters.LM_LOSS_WEIGHT`) during training steps through
 `add_loss`, so Keras's `compute_loss` returns `L2 + λ * L1`; with `λ = 0`
 nothing is added and the loss is exactly `L2`.
 """
 
 from keras import ops
-
-# λ in the paper.
-LM_LOSS_WEIGHT = 0.5
 
 
 def auxiliary_lm_loss(token_embedding, token_ids, padding_mask, hidden):

@@ -1,0 +1,127 @@
+"""What pre-training and fine-tuning runs share: place the run (strategy,
+batch split, precision, XLA), build and compile the model under the
+strategy with the paper's optimizer, fit, summarise, and hand back a plain
+float32 model to publish.
+
+    run = TrainingRun("auto", batch_size=32)
+    model = run.compile(build_model, schedule, dataset_fn)  # build_model(dtype)
+    history = run.fit(model, run.distribute(dataset_fn), epochs=..., ...)
+    model = run.publishable(model, build_float32_model)
+"""
+
+import time
+
+from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.hyperparameters import GLOBAL_CLIPNORM
+from keras_gpt1.hyperparameters import WEIGHT_DECAY
+from keras_gpt1.training import distribution
+from keras_gpt1.training.keras_strategy_fixes import build_from_spec
+from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
+from keras_gpt1.training.optimizer import make_optimizer
+from keras_gpt1.training.precision import check_precision
+from keras_gpt1.training.precision import rebuild_with_weights
+from keras_gpt1.training.precision import with_loss_scaling
+
+
+def check_settings(config, counts):
+    """What every run's settings must satisfy (`GPT1InputError` names the
+    first that does not): each field of `counts` is >= 1 (or None), the
+    learning rate > 0 (or None: chosen later), dropout in [0, 1), and the
+    precision and strategy are known ones."""
+    for name in counts:
+        value = getattr(config, name)
+        if value is not None and value < 1:
+            raise GPT1InputError(f"{name} must be >= 1; got {value}")
+    if config.learning_rate is not None and config.learning_rate <= 0:
+        raise GPT1InputError(f"learning_rate must be > 0; got {config.learning_rate}")
+    if not 0.0 <= config.dropout < 1.0:
+        raise GPT1InputError(f"dropout must be in [0, 1); got {config.dropout}")
+    check_precision(config.precision)
+    distribution.check_strategy(config.strategy)
+
+
+class TrainingRun:
+    """One run's placement and the steps every run takes.
+
+    Args:
+        strategy, precision, jit_compile: the `--strategy`, `--precision`
+            and `--xla` values (`auto` / None resolved here).
+        batch_size: the global batch, split evenly over the replicas.
+
+    Build the run first: a multi-worker strategy must exist before
+    TensorFlow runs any op.
+    """
+
+    def __init__(self, strategy, batch_size, precision="auto", jit_compile=None):
+        self.placement = distribution.place(strategy, batch_size, precision, jit_compile)
+        self.seconds = 0.0
+
+    @property
+    def strategy(self):
+        return self.placement.strategy
+
+    @property
+    def chief(self):
+        """Whether this process writes checkpoints, logs and the output."""
+        return self.placement.chief
+
+    @property
+    def precision(self):
+        return self.placement.precision
+
+    @property
+    def per_replica_batch(self):
+        return self.placement.per_replica_batch
+
+    def compile(self, build_model, schedule, dataset_fn, weight_decay=WEIGHT_DECAY,
+                clipnorm=GLOBAL_CLIPNORM):
+        """`build_model(dtype)` under the strategy, compiled with the paper's
+        optimizer on `schedule` (loss scaling for float16), ready for
+        `fit`/`evaluate` on batches shaped like `dataset_fn`'s."""
+        with self.strategy.scope():
+            model = build_model(self.precision)
+            optimizer = make_optimizer(model, schedule, weight_decay, clipnorm)
+            model.compile(
+                optimizer=with_loss_scaling(optimizer, self.precision),
+                jit_compile=self.placement.jit_compile,
+            )
+        build_from_spec(model, dataset_fn)
+        return model
+
+    def distribute(self, dataset_fn):
+        """`dataset_fn(input_context)` on each input pipeline."""
+        return distribution.distribute_dataset(self.strategy, dataset_fn)
+
+    def reducing_logs(self):
+        """Wrap `fit`/`evaluate` calls of a multi-worker run in this."""
+        return multi_worker_log_reduction(self.strategy)
+
+    def fit(self, model, train, verbose=1, **fit_kwargs):
+        """`model.fit(train, ...)`; only the chief prints progress. The
+        dataset shuffles itself, reproducibly, so `fit` does not. Wall time
+        in `self.seconds`."""
+        start = time.time()
+        with self.reducing_logs():
+            history = model.fit(
+                train, shuffle=False, verbose=verbose if self.chief else 0,
+                **fit_kwargs,
+            )
+        self.seconds = time.time() - start
+        return history
+
+    def summary(self, model):
+        """The summary keys every run reports."""
+        return {
+            "parameters": int(model.count_params()),
+            "strategy": distribution.strategy_name(self.strategy),
+            "replicas": int(self.strategy.num_replicas_in_sync),
+            "precision": self.precision,
+            "jit_compile": bool(model.jit_compile),
+        }
+
+    def publishable(self, model, build_float32_model):
+        """`model`, or a float32 copy built outside the strategy holding its
+        weights (`build_float32_model()`), whichever can be saved as is."""
+        if self.placement.needs_plain_copy:
+            return rebuild_with_weights(model, build_float32_model)
+        return model
