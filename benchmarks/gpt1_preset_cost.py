@@ -138,7 +138,7 @@ def main():
     if args.quick:
         args.batch_sizes, args.seq_len, args.steps = (1,), 128, 1
 
-    dims = GPT1_PRESETS[PRESET]
+    dims = GPT1_PRESETS[PRESET]["config"]
     peak = matmul_peak_gflops()
     parameters, rows = measure(args.batch_sizes, args.seq_len, args.steps)
     peak = max(peak, matmul_peak_gflops())  # best of before and after: load varies

@@ -247,7 +247,7 @@ def _print_lines(lines):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=["tiny", "gpt1"],
-                        choices=sorted(keras_gpt1.GPT1Backbone.presets()),
+                        choices=sorted(keras_gpt1.GPT1Backbone.presets),
                         help="presets to build with random weights")
     parser.add_argument("--model", action="append", default=[], metavar="DIR",
                         help="a trained model directory (repeatable)")

@@ -6,7 +6,9 @@ For each text file: how many lines get different ids (out of how many),
 and tokens per second of each tokenizer (ours eagerly and inside a
 `tf.function`, Hugging Face batched), batches of `--batch-size` lines.
 
-    python benchmarks/tokenizer_parity.py [--json]
+    python benchmarks/tokenizer_parity.py [--json] [--check]
+
+`--check` (what CI runs) exits with status 1 if any line differs.
 
 Needs transformers >= 5 (`pip install -e .[reference]`) and the GPT-1
 files in `--vocab-dir` (defaults to ../shared/data/gpt1).
@@ -93,6 +95,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON line with the results")
+    parser.add_argument("--check", action="store_true",
+                        help="exit with status 1 if any line's ids differ")
     args = parser.parse_args(argv)
 
     ours = OpenAIGPTTokenizer.from_directory(args.vocab_dir)
@@ -115,6 +119,10 @@ def main(argv=None):
                   f"Hugging Face {r['hugging_face_tokens_per_s']}")
             for example in r["mismatch_examples"]:
                 print(f"  differs: {example!r}")
+    differing = sum(r["mismatched_lines"] for r in results)
+    if args.check and differing:
+        print(f"tokenizer parity: {differing} lines differ", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -16,6 +16,7 @@ from keras_gpt1.layers import CausalSelfAttention
 from keras_gpt1.layers import GPT1DecoderBlock
 from keras_gpt1.models import GPT1Backbone
 from keras_gpt1.models import GPT1CausalLM
+from keras_gpt1.models import GPT1CausalLMPreprocessor
 from keras_gpt1.models import GPT1TaskModel
 from keras_gpt1.tokenizers import GPT1Tokenizer
 
@@ -28,6 +29,7 @@ __all__ = [
     "CausalSelfAttention",
     "GPT1Backbone",
     "GPT1CausalLM",
+    "GPT1CausalLMPreprocessor",
     "GPT1DecoderBlock",
     "GPT1InputError",
     "GPT1TaskModel",

@@ -1,9 +1,12 @@
-"""Export a trained model for TF Serving (SavedModel) or devices (LiteRT).
+"""Export a trained model for TF Serving (SavedModel), devices (LiteRT, LiteRT-LM) or Hugging Face.
 
 `--format saved_model` writes `OUTPUT/<version>/` (signatures
 `serving_default` and `logits`, warm-up requests); `--format litert`
 writes the directory `OUTPUT` with `model.tflite` (builtin ops only), the
-tokenizer files and `litert_config.json`.
+tokenizer files and `litert_config.json`; `--format litertlm` writes one
+`OUTPUT.litertlm` file for Google's LiteRT-LM runtime (causal LMs);
+`--format transformers` writes a Hugging Face `openai-gpt` directory
+(causal LMs).
 """
 
 from keras_gpt1.cli import flags
@@ -17,9 +20,11 @@ def add_arguments(p):
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--output", required=True, metavar="PATH",
                    help="saved_model: base directory of the versions; "
-                   "litert: a new directory")
+                   "litert, transformers: a new directory; litertlm: a new "
+                   "FILE.litertlm")
     p.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
-                   help="litert weights: float32 (none), float16 or dynamic-range int8")
+                   help="litert, litertlm weights: float32 (none), float16 or "
+                   "dynamic-range int8")
     p.add_argument("--max-length", type=flags.positive_int, default=None, metavar="N",
                    help="most tokens of prompt + continuation, or of one task "
                    "sequence (default: the model's context); fixes the LiteRT "
@@ -30,6 +35,9 @@ def add_arguments(p):
                    help="saved_model: tokens `serving_default` generates (causal LM)")
     p.add_argument("--prefill-length", type=flags.positive_int, default=None, metavar="N",
                    help="litert: tokens per `prefill` call (default: min(128, max length))")
+    p.add_argument("--prefill-lengths", type=flags.positive_int, nargs="+", default=None,
+                   metavar="N", help="litertlm: one `prefill_N` signature per length "
+                   "(default: 8 32 128, those within the max length)")
 
 
 def run(args):
@@ -44,6 +52,7 @@ def run(args):
         version=args.version,
         max_new_tokens=args.max_new_tokens,
         prefill_length=args.prefill_length,
+        prefill_lengths=args.prefill_lengths,
     )
     print(f"exported {args.format} to {result['path']}")
     return result

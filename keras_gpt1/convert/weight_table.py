@@ -34,6 +34,8 @@ the transposed token embedding (`lm_head.weight` in Hugging Face).
 
 import dataclasses
 
+import numpy as np
+
 from keras_gpt1.errors import GPT1InputError
 
 
@@ -126,12 +128,13 @@ def _variable(backbone, row, layer):
     return owner
 
 
-def build_backbone(weights, architecture, source, dropout=0.1):
+def build_backbone(weights, architecture, source, dropout=0.1, **backbone_kwargs):
     """A `GPT1Backbone` of `architecture` holding `weights`.
 
     `weights`: `{hf_name: float32 array}` in Keras layout, exactly the
     tensors of `table(num_layers)`. Raises `GPT1InputError` naming `source`
-    on a missing, extra or mis-shaped tensor.
+    on a missing, extra or mis-shaped tensor. `backbone_kwargs` (e.g.
+    `dtype`) go to the backbone.
     """
     from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 
@@ -150,10 +153,23 @@ def build_backbone(weights, architecture, source, dropout=0.1):
                 f"{source}: {name} has shape {list(weights[name].shape)}, "
                 f"expected {list(shape)}"
             )
-    backbone = GPT1Backbone(**architecture.backbone_config(dropout))
+    backbone = GPT1Backbone(**architecture.backbone_config(dropout), **backbone_kwargs)
     for name, row, layer in expected:
         variable = _variable(backbone, row, layer)
         # The table and the backbone must agree; a failure here is a bug.
         assert tuple(variable.shape) == architecture.shape(row), name
         variable.assign(weights[name])
     return backbone
+
+
+def backbone_weights(backbone):
+    """`{hf_name: float32 array}` of a `GPT1Backbone`, in Keras layout (the
+    layout of Hugging Face's `Conv1D` too): the inverse of
+    `build_backbone`."""
+    from keras import ops
+
+    weights = {}
+    for name, row, layer in table(backbone.num_layers):
+        value = ops.cast(_variable(backbone, row, layer), "float32")
+        weights[name] = np.ascontiguousarray(ops.convert_to_numpy(value))
+    return weights

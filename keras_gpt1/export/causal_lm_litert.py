@@ -54,20 +54,22 @@ DEVICE_BATCH_SIZE = 1
 
 
 class CausalLMLiteRTModule(ExportModule):
-    """Wraps `model` (a `GPT1CausalLM`) as `prefill` / `decode` functions.
+    """Wraps `model` (a `GPT1CausalLM`) as prefill and `decode` functions.
 
     Args:
         model: the Keras model (its weights become constants of the file).
         max_length: cache length, at most the model's context.
-        prefill_length: tokens per `prefill` call, at most `max_length`.
+        prefill_lengths: `{signature name: tokens per call}`; one `prefill`
+            for the LiteRT bundle, `prefill_{n}` for several lengths in a
+            `.litertlm` (LiteRT-LM picks one by the length of `input_pos`).
     """
 
-    def __init__(self, model, max_length, prefill_length):
+    def __init__(self, model, max_length, prefill_lengths):
         super().__init__(model, name="gpt1_causal_lm_litert")
         backbone = model.backbone
         self.num_layers = backbone.num_layers
         self.max_length = int(max_length)
-        self.prefill_length = int(prefill_length)
+        self.prefill_lengths = {name: int(n) for name, n in prefill_lengths.items()}
         self.cache_shape = (
             DEVICE_BATCH_SIZE,
             self.max_length,
@@ -106,12 +108,9 @@ class CausalLMLiteRTModule(ExportModule):
         return outputs
 
     def signatures(self):
-        """`{"prefill": ..., "decode": ...}` concrete functions."""
+        """`{"prefill...": ..., "decode": ...}` concrete functions."""
         functions = {}
-        for name, length in (
-            (PREFILL_SIGNATURE, self.prefill_length),
-            (DECODE_SIGNATURE, 1),
-        ):
+        for name, length in (*self.prefill_lengths.items(), (DECODE_SIGNATURE, 1)):
             fn = tf.function(
                 lambda tokens, input_pos, *caches: self._run(
                     tokens, input_pos, caches
@@ -145,7 +144,7 @@ def causal_lm_litert_config(module, tokenizer, quantize):
         "quantization": quantize,
         "signatures": {PREFILL_SIGNATURE: tensors, DECODE_SIGNATURE: tensors},
         "max_length": module.max_length,
-        "prefill_length": module.prefill_length,
+        "prefill_length": module.prefill_lengths[PREFILL_SIGNATURE],
         "padding_position": PADDING_POSITION,
         "cache_shape": list(module.cache_shape),
         "num_layers": backbone.num_layers,
@@ -169,8 +168,9 @@ def export_causal_lm_litert(model, output_dir, quantize=NO_QUANTIZATION,
     max_length = check_max_length(model, max_length)
     prefill_length = check_prefill_length(prefill_length, max_length)
     artifacts.check_new_output(output_dir)
-    module = CausalLMLiteRTModule(model, max_length, prefill_length)
-    tflite_bytes = convert_module(module, quantize)
+    module = CausalLMLiteRTModule(model, max_length, {PREFILL_SIGNATURE: prefill_length})
+    tflite_bytes = convert_module(module, quantize,
+                                  tied_vocabulary_size=model.backbone.vocabulary_size)
     config = causal_lm_litert_config(module, model.tokenizer, quantize)
     config = write_bundle(output_dir, tflite_bytes, model.tokenizer, config)
     return dict(config, format="litert", path=os.path.join(output_dir, MODEL_FILE))

@@ -13,6 +13,14 @@ Quantization (`QUANTIZATIONS`):
 - "float16": float16 weights, dequantized to float32 when the file loads.
 - "int8": dynamic-range quantization: int8 weights (tensors of at least
   1,024 elements), activations quantized on the fly, float32 outputs.
+
+The tied embedding is stored once. In float32 and float16 the converter
+does that itself (the LM head reads the gather's `(vocabulary, width)`
+table). Dynamic-range int8 quantizes the table twice, per tensor for the
+GATHER and per output channel for the LM head's FULLY_CONNECTED, and the
+two copies differ byte for byte; `share_tied_embedding` points the LM head
+at the gather's int8 table (and its one scale) and drops the copy: -31 MB
+on GPT-1 (docs/deployment.md measures what the per-tensor LM head costs).
 """
 
 import tempfile
@@ -79,6 +87,53 @@ def convert_saved_model(saved_model_dir, signature_keys, quantize=NO_QUANTIZATIO
         ) from None
 
 
+def share_tied_embedding(tflite_bytes, vocabulary_size):
+    """`tflite_bytes` with each LM-head FULLY_CONNECTED whose int8 weights
+    are a `(vocabulary_size, width)` copy of the token embedding reading
+    the embedding GATHER's table instead (hybrid FULLY_CONNECTED kernels
+    take per-tensor weights). Files without an int8 gather table come back
+    unchanged."""
+    import copy
+
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+
+    def int8_table(subgraph, op, input_index):
+        tensor = subgraph.tensors[op.inputs[input_index]]
+        shape = [] if tensor.shape is None else list(tensor.shape)
+        constant = model.buffers[tensor.buffer].data is not None
+        if (tensor.type == schema.TensorType.INT8 and constant and len(shape) == 2
+                and shape[0] == vocabulary_size):
+            return tensor
+        return None
+
+    tables = [int8_table(subgraph, op, 0)
+              for subgraph in model.subgraphs for op in subgraph.operators
+              if codes[op.opcodeIndex] == schema.BuiltinOperator.GATHER]
+    tables = [t for t in tables if t is not None]
+    if not tables or tables[0].quantization is None or \
+            len(tables[0].quantization.scale) != 1:
+        return tflite_bytes
+    table = tables[0]
+    copies = set()
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if codes[op.opcodeIndex] != schema.BuiltinOperator.FULLY_CONNECTED:
+                continue
+            weights = int8_table(subgraph, op, 1)
+            if weights is None or weights.buffer == table.buffer:
+                continue
+            copies.add(weights.buffer)
+            weights.buffer = table.buffer
+            weights.quantization = copy.deepcopy(table.quantization)
+    for buffer in copies:
+        model.buffers[buffer].data = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 class TracedModule:
     """A module's signatures traced once into a temporary SavedModel (a
     context manager), ready to convert as many ways as asked.
@@ -104,14 +159,19 @@ class TracedModule:
         self._directory.cleanup()
         self._directory = None
 
-    def convert(self, quantize=NO_QUANTIZATION):
-        """`.tflite` bytes, quantized as `quantize`."""
-        return convert_saved_model(self._directory.name, list(self.signatures),
-                                   quantize)
+    def convert(self, quantize=NO_QUANTIZATION, tied_vocabulary_size=None):
+        """`.tflite` bytes, quantized as `quantize`; with
+        `tied_vocabulary_size`, an int8 tied embedding stored once."""
+        tflite_bytes = convert_saved_model(self._directory.name,
+                                           list(self.signatures), quantize)
+        if quantize == "int8" and tied_vocabulary_size:
+            tflite_bytes = share_tied_embedding(tflite_bytes, tied_vocabulary_size)
+        return tflite_bytes
 
 
-def convert_module(module, quantize=NO_QUANTIZATION, signatures=None):
+def convert_module(module, quantize=NO_QUANTIZATION, signatures=None,
+                   tied_vocabulary_size=None):
     """`.tflite` bytes of `module`'s signatures (one conversion)."""
     check_quantization(quantize)
     with TracedModule(module, signatures) as traced:
-        return traced.convert(quantize)
+        return traced.convert(quantize, tied_vocabulary_size)

@@ -15,6 +15,8 @@ classifier.run([["a gripping film", "dull"]])["probabilities"]  # (2, 2)
 ```
 """
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -241,3 +243,118 @@ class LiteRTTaskModel:
     def run(self, texts, answers=None):
         """The `.tflite`'s outputs (`logits`, `probabilities` or `score`)."""
         return self._run(**self.inputs(texts, answers))
+
+
+class LiteRTLMCausalLM:
+    """A `.litertlm` run by Google's LiteRT-LM runtime through its Python
+    API (`litert_lm`): the runtime tokenizes, prefills, decodes and samples,
+    holding the KV cache in place, as an app embedding it does.
+
+    Args:
+        path: a `.litertlm` written by `export --format litertlm`.
+        num_threads: CPU threads of the runtime (default 1).
+
+    Example:
+    ```python
+    lm = LiteRTLMCausalLM("gpt1.litertlm")
+    lm.generate("The cat", max_new_tokens=16)                  # greedy
+    lm.generate("The cat", sampler="top_p", top_p=0.9, seed=1)
+    ```
+    """
+
+    SAMPLERS = ("greedy", "top_k", "top_p")
+
+    def __init__(self, path, num_threads=1):
+        if not os.path.isfile(path):
+            raise GPT1InputError(f"model not found: {path}")
+        try:
+            import litert_lm
+        except ImportError:
+            raise GPT1InputError(
+                "running a .litertlm needs LiteRT-LM: pip install litert-lm "
+                "(or keras-gpt1[litertlm])"
+            ) from None
+        self.path = path
+        self.metadata = read_litertlm_system_metadata(path)
+        self.vocabulary_size = int(self.metadata.get("keras_gpt1_vocabulary_size", 0))
+        litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)
+        self._litert_lm = litert_lm
+        try:
+            self.engine = litert_lm.Engine(
+                path, backend=litert_lm.Backend.CPU(thread_count=num_threads),
+                enable_benchmark=True, cache_dir=":nocache",
+            )
+        except (RuntimeError, ValueError) as e:
+            raise GPT1InputError(f"could not load {path}: {first_line(e)}") from None
+        self.max_length = int(litert_lm.ModelInfo(path).max_context_tokens)
+        self.last_benchmark = None
+
+    def tokenize(self, text):
+        """The runtime's ids of `text` (those of the model's tokenizer)."""
+        return list(self.engine.tokenize(text))
+
+    def sampler_config(self, sampler="greedy", temperature=1.0, top_k=10, top_p=0.9,
+                       seed=None):
+        """`litert_lm.SamplerConfig` of a sampler name. LiteRT-LM's CPU
+        sampler is top-p over the top k: greedy is k = 1, top-p keeps every
+        token (k = the vocabulary)."""
+        config = self._litert_lm.SamplerConfig
+        seed = 0 if seed is None else int(seed)
+        if sampler == "greedy":
+            return config(top_k=1, top_p=1.0, temperature=1.0, seed=seed)
+        if sampler == "top_k":
+            return config(top_k=int(top_k), top_p=1.0, temperature=float(temperature),
+                          seed=seed)
+        if sampler == "top_p":
+            return config(top_k=max(self.vocabulary_size, 1), top_p=float(top_p),
+                          temperature=float(temperature), seed=seed)
+        raise GPT1InputError(
+            f"LiteRT-LM samples with {', '.join(self.SAMPLERS)}; got sampler '{sampler}'"
+        )
+
+    def generate(self, prompt, max_new_tokens=32, sampler="greedy", strip_prompt=False,
+                 **sampler_args):
+        """The prompt followed by its continuation (text; only the
+        continuation with `strip_prompt`). The runtime stops at the end
+        token or at the end of the cache."""
+        if not isinstance(prompt, str) or not prompt:
+            raise GPT1InputError("prompt is empty")
+        if max_new_tokens < 1:
+            raise GPT1InputError(f"max_new_tokens must be >= 1; got {max_new_tokens}")
+        length = len(self.tokenize(prompt))
+        if length >= self.max_length:
+            raise GPT1InputError(
+                f"prompt of {length} tokens leaves no room in the exported maximum "
+                f"length of {self.max_length}"
+            )
+        session = self.engine.create_session(
+            apply_prompt_template=False, max_output_tokens=int(max_new_tokens),
+            sampler_config=self.sampler_config(sampler, **sampler_args),
+        )
+        try:
+            session.run_prefill([prompt])
+            completion = session.run_decode().texts[0]
+            self.last_benchmark = session.get_benchmark_info()
+        finally:
+            session.close()
+        return completion if strip_prompt else prompt + completion
+
+
+def read_litertlm_system_metadata(path):
+    """`{key: value}` of a `.litertlm`'s system metadata (where export
+    records the vocabulary size, tokenizer and quantization)."""
+    import io
+
+    from litert_lm_builder.litertlm_peek import kvp_to_dict
+    from litert_lm_builder.litertlm_peek import read_litertlm_header
+
+    try:
+        header = read_litertlm_header(path, io.StringIO())
+    except (ValueError, OSError) as e:
+        raise GPT1InputError(f"{path} is not a .litertlm file: {first_line(e)}") from None
+    entries = header.SystemMetadata()
+    values = {}
+    for i in range(entries.EntriesLength() if entries else 0):
+        entry = kvp_to_dict(entries.Entries(i))
+        values[entry["key"]] = entry["value"]
+    return values

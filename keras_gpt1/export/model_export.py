@@ -1,12 +1,13 @@
 """The export grid's one entry point: a model (or model directory) and a
 format -> the module of that (model kind × format) cell.
 
-| model kind \\ format | `saved_model` (TF Serving) | `litert` (devices)  |
-|---------------------|----------------------------|---------------------|
-| `GPT1CausalLM`      | `causal_lm_saved_model`    | `causal_lm_litert`  |
-| `GPT1TaskModel`     | `task_saved_model`         | `task_litert`       |
+| model kind \\ format | `saved_model` (TF Serving) | `litert` (devices)  | `litertlm` (LiteRT-LM)  | `transformers`            |
+|---------------------|----------------------------|---------------------|-------------------------|---------------------------|
+| `GPT1CausalLM`      | `causal_lm_saved_model`    | `causal_lm_litert`  | `causal_lm_litertlm`    | `causal_lm_transformers`  |
+| `GPT1TaskModel`     | `task_saved_model`         | `task_litert`       | (an LLM runtime)        | (no Hugging Face class)   |
 """
 
+from keras_gpt1 import artifacts
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.export.litert_conversion import NO_QUANTIZATION
 from keras_gpt1.export.litert_conversion import check_quantization
@@ -15,7 +16,9 @@ from keras_gpt1.export.saved_model_writer import check_base_directory
 
 SAVED_MODEL = "saved_model"
 LITERT = "litert"
-FORMATS = (SAVED_MODEL, LITERT)
+LITERTLM = "litertlm"
+TRANSFORMERS = "transformers"
+FORMATS = (SAVED_MODEL, LITERT, LITERTLM, TRANSFORMERS)
 CAUSAL_LM = "causal_lm"
 TASK = "task"
 
@@ -77,27 +80,83 @@ def export_litert(model, output, quantize=NO_QUANTIZATION, max_length=None,
     return export_task_litert(model, output, quantize=quantize, max_length=max_length)
 
 
+def export_litertlm(model, output, quantize=NO_QUANTIZATION, max_length=None,
+                    prefill_lengths=None):
+    """Write a `.litertlm` file for Google's LiteRT-LM runtime (causal LMs)."""
+    check_quantization(quantize)
+    if model_kind(model) != CAUSAL_LM:
+        raise GPT1InputError(
+            f"the litertlm format is for LiteRT-LM's text generation; a fine-tuned "
+            f"{model.task} model exports as --format litert"
+        )
+    from keras_gpt1.export.causal_lm_litertlm import export_causal_lm_litertlm
+
+    return export_causal_lm_litertlm(model, output, quantize=quantize,
+                                     max_length=max_length,
+                                     prefill_lengths=prefill_lengths)
+
+
+def export_transformers(model, output):
+    """Write a Hugging Face `openai-gpt` directory `output` (causal LMs)."""
+    if model_kind(model) != CAUSAL_LM:
+        raise GPT1InputError(
+            f"the transformers format holds a causal LM (OpenAIGPTLMHeadModel); "
+            f"a fine-tuned {model.task} model has no Hugging Face equivalent"
+        )
+    from keras_gpt1.export.causal_lm_transformers import export_causal_lm_transformers
+
+    return export_causal_lm_transformers(model, output)
+
+
+def check_bundle_output(output, format):
+    """A bundle is a directory: an output named like a single file is
+    refused with what to pass instead."""
+    artifacts.check_new_output(output)
+    if format == LITERT and str(output).endswith((".tflite", ".litertlm")):
+        raise GPT1InputError(
+            f"--format litert writes a bundle directory (model.tflite, "
+            f"litert_config.json, tokenizer files); give --output a directory such "
+            f"as {str(output).rsplit('.', 1)[0]} (then generate --model that "
+            f"directory), or use --format litertlm for one .litertlm file"
+        )
+
+
 def export_model_directory(model_dir, format, output, quantize=NO_QUANTIZATION,
                            **options):
     """Load the model saved in `model_dir` and export it as `format`.
 
     `options`: `version`, `max_length`, `max_new_tokens`, `model_name`
-    (SavedModel); `max_length`, `prefill_length` (LiteRT).
+    (SavedModel); `max_length`, `prefill_length` (LiteRT); `max_length`,
+    `prefill_lengths` (LiteRT-LM); none (transformers).
     """
-    from keras_gpt1 import artifacts
-
     if format not in FORMATS:
         raise GPT1InputError(
             f"unsupported format '{format}'; choose one of {', '.join(FORMATS)}"
         )
     check_quantization(quantize)
-    if format == SAVED_MODEL and quantize != NO_QUANTIZATION:
+    if format not in (LITERT, LITERTLM) and quantize != NO_QUANTIZATION:
         raise GPT1InputError(
-            f"quantization '{quantize}' applies to the litert format only"
+            f"quantization '{quantize}' applies to the litert format (and litertlm) only"
         )
+    # Before the (slow) load: the output and what the format needs.
     if format == SAVED_MODEL:
-        check_base_directory(output)  # before the (slow) load
+        check_base_directory(output)
+    elif format == LITERTLM:
+        from keras_gpt1.export.causal_lm_litertlm import check_litertlm_installed
+        from keras_gpt1.export.causal_lm_litertlm import check_litertlm_output
+
+        check_litertlm_output(output)
+        check_litertlm_installed()
+    else:
+        check_bundle_output(output, format)
     model = artifacts.load_model(model_dir)
+    if format == TRANSFORMERS:
+        return export_transformers(model, output)
+    if format == LITERTLM:
+        return export_litertlm(model, output, quantize=quantize,
+                               max_length=options.get("max_length"),
+                               prefill_lengths=options.get("prefill_lengths"))
+    options.pop("prefill_lengths", None)
     if format == SAVED_MODEL:
         options.pop("prefill_length", None)
         return export_saved_model(model, output, **options)

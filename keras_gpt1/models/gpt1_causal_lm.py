@@ -1,97 +1,156 @@
 """GPT-1 language model: backbone + LM head tied to the token embedding,
-with KV-cache generation."""
+as a keras-hub `CausalLM` (samplers, `generate`, presets, `fit` on text),
+with a KV cache of two buffers per block."""
+
+import contextlib
 
 import keras
+import keras_hub
 import numpy as np
 from keras import ops
+from keras_hub.src.utils.tensor_utils import any_equal
 
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.hyperparameters import PRETRAIN_LEARNING_RATE
 from keras_gpt1.hyperparameters import WEIGHT_DECAY
+from keras_gpt1.models.gpt1_backbone import PADDING_MASK
+from keras_gpt1.models.gpt1_backbone import TOKEN_IDS
+from keras_gpt1.models.gpt1_backbone import GPT1Backbone
+from keras_gpt1.models.gpt1_backbone import backbone_inputs
+from keras_gpt1.models.gpt1_causal_lm_preprocessor import GPT1CausalLMPreprocessor
+from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
+from keras_gpt1.models.gpt1_presets import preset_loader
+from keras_gpt1.models.gpt1_presets import saved_dtype
 from keras_gpt1.tokenizers.token_ids import detokenize_text
 from keras_gpt1.tokenizers.token_ids import token_id_lists
 
+# Names the CLI offers; `generate` and `compile` also take any other
+# keras-hub sampler name ("beam", "contrastive", "random") or object.
 SAMPLERS = ("greedy", "top_k", "top_p")
+KERAS_HUB_SAMPLERS = ("beam", "contrastive", "greedy", "random", "top_k", "top_p")
+DEFAULT_SAMPLER = "greedy"
 
 
-def _backend_compile(fn, jit_compile):
-    """Compile `fn` with the backend's graph compiler (XLA if `jit_compile`)."""
-    backend = keras.config.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
-    return fn  # Other backends: eager (layers are backend-agnostic).
+def right_aligned(token_ids, padding_mask):
+    """Rows with their padding moved to the right: each row is rolled left
+    by its number of leading pads (rows without left padding unchanged)."""
+    length = ops.shape(token_ids)[1]
+    leading = ops.argmax(ops.cast(padding_mask, "int32"), axis=1)
+    index = (ops.arange(length)[None, :] + ops.cast(leading, "int32")[:, None]) % length
+    return (ops.take_along_axis(token_ids, index, axis=1),
+            ops.take_along_axis(padding_mask, index, axis=1))
 
 
 @keras.saving.register_keras_serializable(package="keras_gpt1")
-class GPT1CausalLM(keras.Model):
-    """Next-token model: int ids `(batch, seq_len)` -> logits
-    `(batch, seq_len, vocabulary_size)`, float32.
+class GPT1CausalLM(keras_hub.models.CausalLM):
+    """Next-token model: `{"token_ids", "padding_mask"}` (or bare ids)
+    `(batch, seq_len)` -> logits `(batch, seq_len, vocabulary_size)`,
+    float32.
 
     The output projection is the transposed token embedding (weight tying,
-    as in the paper). An optional `tokenizer` travels with the model: it is
-    saved inside the `.keras` file and reloaded with it, and lets
-    `generate` take and return strings.
+    as in the paper). With a `preprocessor` (or a `tokenizer`, which gets
+    the default `GPT1CausalLMPreprocessor`), the model trains on raw
+    strings (`fit(["some text", ...])`) and `generate` takes and returns
+    strings; both travel inside the `.keras` file and the preset. A
+    tokenizer given as the second argument gets the default preprocessor.
+
+    `generate` runs the whole decoding loop as one compiled graph (XLA on
+    TensorFlow, `jax.jit` on JAX) over the KV cache, with the sampler set by
+    `compile(sampler=...)` (default "greedy") or given to the call.
 
     Example:
     ```python
-    lm = GPT1CausalLM(GPT1Backbone.from_preset("tiny"))
-    logits = lm(np.zeros((2, 16), "int32"))           # (2, 16, 8000)
-    ids = lm.generate(np.array([[5, 6, 7]]), max_new_tokens=8)
+    lm = GPT1CausalLM.from_preset("./my_preset")         # or "tiny": random
+    lm.generate("The cat", max_length=32)
+    lm.compile(sampler="top_p")
+    lm.generate(["The cat", "A dog"], max_new_tokens=16, strip_prompt=True)
+    lm.generate([np.array([5, 6, 7])], max_new_tokens=8)  # ids in, ids out
     ```
     """
 
-    def __init__(self, backbone, tokenizer=None, **kwargs):
+    backbone_cls = GPT1Backbone
+    preprocessor_cls = GPT1CausalLMPreprocessor
+
+    def __init__(self, backbone, preprocessor=None, tokenizer=None, **kwargs):
+        if isinstance(preprocessor, keras_hub.tokenizers.Tokenizer):
+            # `GPT1CausalLM(backbone, tokenizer)`, as before keras-hub.
+            preprocessor, tokenizer = tokenizer, preprocessor
+        if tokenizer is not None:
+            if preprocessor is not None:
+                raise GPT1InputError("give a preprocessor or a tokenizer, not both")
+            preprocessor = GPT1CausalLMPreprocessor(
+                tokenizer, sequence_length=backbone.max_sequence_length
+            )
         # === Layers ===
         self.backbone = backbone
-        if tokenizer is not None:
-            tokenizer.built = True  # stateless lookup tables; nothing to build
-        self.tokenizer = tokenizer
+        self.preprocessor = preprocessor
         # === Functional model ===
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        hidden = backbone(token_ids)
+        inputs = backbone.input
+        hidden = backbone(inputs)
         logits = backbone.token_embedding(hidden, reverse=True)
         # Logits (and so losses) stay float32 under mixed precision.
         logits = keras.layers.Activation(
             "linear", dtype="float32", name="logits"
         )(logits)
-        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
-        self.jit_compile_generate = True
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self._jit_compile_generate = True
         self._generate_functions = {}
 
+    # Bare ids are accepted as well as the dict (`backbone_inputs`), by
+    # `__call__` (TensorFlow, torch) and `call` (JAX's `stateless_call`).
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(backbone_inputs(inputs), *args, **kwargs)
+
+    def call(self, inputs, *args, **kwargs):
+        return super().call(backbone_inputs(inputs), *args, **kwargs)
+
+    @property
+    def tokenizer(self):
+        """The preprocessor's tokenizer, or None."""
+        return None if self.preprocessor is None else self.preprocessor.tokenizer
+
+    @property
+    def jit_compile_generate(self):
+        """Whether `generate` is XLA-compiled on TensorFlow (default on)."""
+        return self._jit_compile_generate
+
+    @jit_compile_generate.setter
+    def jit_compile_generate(self, value):
+        self._jit_compile_generate = bool(value)
+        self.generate_function = None
+        self._generate_functions.clear()
+
     # === Training defaults ===
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        """Defaults: AdamW, next-token cross-entropy, perplexity."""
+    def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto",
+                sampler=DEFAULT_SAMPLER, **kwargs):
+        """Defaults: AdamW at the paper's pre-training rate, next-token
+        cross-entropy, perplexity over real tokens, greedy generation
+        (keras-hub's default sampler is "top_k"; greedy is this project's,
+        as in `keras-gpt1 generate`)."""
         from keras_hub.metrics import Perplexity
 
         if optimizer == "auto":
             optimizer = keras.optimizers.AdamW(
                 PRETRAIN_LEARNING_RATE, weight_decay=WEIGHT_DECAY
             )
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [Perplexity(from_logits=True, name="perplexity")]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        if weighted_metrics == "auto":
+            weighted_metrics = [Perplexity(from_logits=True, name="perplexity")]
+        super().compile(optimizer=optimizer, loss=loss,
+                        weighted_metrics=weighted_metrics,
+                        sampler=resolve_sampler(sampler), **kwargs)
+        self._generate_functions = {}
 
     def compile_from_config(self, config):
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        """Recompile a loaded model as it was saved (`keras.saving.load_model`).
+        The optimizer builds on the first training step (a model saved
+        before it trained has no optimizer state to restore)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
 
     # === KV-cache decoding ===
     def initial_cache(self, batch_size, max_length):
         """Zero caches: per block a `(keys, values)` pair, each `(batch,
         max_length, heads, head_dim)`."""
-        b = self.backbone
-        shape = (batch_size, max_length, b.num_heads, b.head_dim)
-        return tuple(
-            (ops.zeros(shape, dtype=self.compute_dtype),
-             ops.zeros(shape, dtype=self.compute_dtype))
-            for _ in range(b.num_layers)
-        )
+        return self.backbone.initial_cache(batch_size, max_length)
 
     def call_with_cache(self, token_ids, cache, cache_update_index):
         """Run `(batch, n)` new tokens at `cache_update_index`.
@@ -106,159 +165,271 @@ class GPT1CausalLM(keras.Model):
         logits = self.backbone.token_embedding(hidden, reverse=True)
         return ops.cast(logits, "float32"), hidden, cache
 
-    # === Generation ===
-    def _make_sampler(self, sampler, temperature, top_k, top_p, seed):
-        import keras_hub
-
-        if sampler == "greedy":
-            return keras_hub.samplers.GreedySampler()
-        if sampler == "top_k":
-            return keras_hub.samplers.TopKSampler(
-                k=top_k, seed=seed, temperature=temperature
-            )
-        if sampler == "top_p":
-            return keras_hub.samplers.TopPSampler(
-                p=top_p, seed=seed, temperature=temperature
-            )
-        raise GPT1InputError(
-            f"unknown sampler '{sampler}'; choose one of {', '.join(SAMPLERS)}"
-        )
-
-    def _generate_ids(self, token_ids, prompt_mask, sampler, stop_token_ids):
-        """Fill `token_ids` (batch, max_length) after each row's prompt."""
-        batch_size = ops.shape(token_ids)[0]
-        max_length = ops.shape(token_ids)[1]
+    def _build_cache(self, token_ids):
+        """Prefill: keys/values of every position of `(batch, max_length)`
+        ids; those past a row's prompt are overwritten as it generates."""
+        batch_size, max_length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
         cache = self.initial_cache(batch_size, max_length)
-        # Prefill: keys/values of every position; those past a row's prompt
-        # are overwritten as its tokens are generated.
-        _, cache = self.backbone.call_with_cache(token_ids, cache, 0)
-        index = ops.min(ops.sum(ops.cast(prompt_mask, "int32"), axis=1))
+        # Hidden states only: no vocabulary projection of every position.
+        return self.backbone.call_with_cache(token_ids, cache, 0)
 
-        def next_token_logits(prompt, cache, index):
+    def generate_step(self, inputs, stop_token_ids=None):
+        """One batch: `{"token_ids", "padding_mask"}` `(batch, max_length)`,
+        the prompt marked by the mask (padding on either side) -> the same
+        dict with each row's continuation written after its prompt
+        (padding then on the right) and the mask covering prompt and
+        continuation up to and including a stop token."""
+        token_ids, padding_mask = right_aligned(
+            inputs[TOKEN_IDS], ops.cast(inputs[PADDING_MASK], "int32")
+        )
+        hidden_states, cache = self._build_cache(token_ids)
+        index = ops.min(ops.sum(padding_mask, axis=-1))
+
+        def next(prompt, cache, index):
+            batch_size = ops.shape(prompt)[0]
             last = ops.slice(prompt, [0, index - 1], [batch_size, 1])
             logits, hidden, cache = self.call_with_cache(last, cache, index - 1)
             return ops.squeeze(logits, 1), ops.squeeze(hidden, 1), cache
 
-        return sampler(
-            next_token_logits,
-            token_ids,
+        token_ids = self.sampler(
+            next=next,
+            prompt=token_ids,
             cache=cache,
             index=index,
-            mask=prompt_mask,
+            mask=padding_mask,
             stop_token_ids=stop_token_ids,
+            hidden_states=hidden_states,
             model=self,
         )
+        if stop_token_ids is not None:
+            # Keep everything up to and including each row's first stop.
+            is_prompt = ops.cast(padding_mask, "bool")
+            ends = ops.cast(
+                any_equal(token_ids, stop_token_ids, ops.logical_not(is_prompt)),
+                "int32",
+            )
+            after_end = ops.cumsum(ends, axis=-1) - ends
+            padding_mask = ops.logical_not(ops.cast(after_end, "bool"))
+        else:
+            padding_mask = ops.ones_like(token_ids, dtype="bool")
+        return {TOKEN_IDS: token_ids, PADDING_MASK: padding_mask}
 
-    def generate(
-        self,
-        prompts,
-        max_new_tokens=32,
-        sampler="greedy",
-        temperature=1.0,
-        top_k=10,
-        top_p=0.9,
-        seed=None,
-        stop_at_end=True,
-    ):
-        """Continue each prompt by up to `max_new_tokens` tokens.
+    def make_generate_function(self):
+        """keras-hub's compiled loop, except that on TensorFlow XLA follows
+        `jit_compile_generate` (keras leaves it off on a CPU)."""
+        if self.generate_function is not None:
+            return self.generate_function
+        if keras.config.backend() == "tensorflow" and not self.run_eagerly:
+            import tensorflow as tf
+
+            self.generate_function = tf.function(
+                self.generate_step, jit_compile=self.jit_compile_generate,
+                reduce_retracing=True,
+            )
+            return self.generate_function
+        return super().make_generate_function()
+
+    @contextlib.contextmanager
+    def _sampling_with(self, sampler):
+        """Run `generate_function` with `sampler` (compiled once per
+        sampler and kept)."""
+        if sampler is None:
+            self.make_generate_function()
+            yield
+            return
+        key = sampler_key(sampler)
+        saved = (self.sampler, self.generate_function)
+        if key not in self._generate_functions:
+            self.sampler, self.generate_function = sampler, None
+            self._generate_functions[key] = (sampler, self.make_generate_function())
+        self.sampler, self.generate_function = self._generate_functions[key]
+        try:
+            yield
+        finally:
+            self.sampler, self.generate_function = saved
+
+    def generate(self, inputs, max_length=None, stop_token_ids="auto",
+                 strip_prompt=False, max_new_tokens=None, sampler=None,
+                 temperature=1.0, top_k=10, top_p=0.9, seed=None, stop_at_end=True):
+        """Continue each prompt.
 
         Args:
-            prompts: a string or list of strings (needs `tokenizer`), or
-                int ids: one list/array per prompt.
-            sampler: "greedy", "top_k" (`top_k`) or "top_p" (`top_p`), with
-                `temperature` and `seed` for the random ones.
-            stop_at_end: stop a row at the end-of-text token.
+            inputs: a string or list of strings (needs a tokenizer); int ids,
+                one list/array per prompt; or a dict `{"token_ids",
+                "padding_mask"}` of prompts already packed to the total
+                length (padding on either side).
+            max_length: total tokens per row (prompt + continuation);
+                default the preprocessor's `sequence_length` (the context).
+            max_new_tokens: or: tokens to add after the longest prompt.
+            stop_token_ids: "auto" (the tokenizer's end token), None, or
+                ids; a row stops after its first one. `stop_at_end=False`
+                is the same as None.
+            strip_prompt: return the continuations only.
+            sampler: None (the one given to `compile`), a keras-hub sampler
+                name, or a `keras_hub.samplers.Sampler`; `temperature`,
+                `top_k`, `top_p` and `seed` configure the named "top_k" and
+                "top_p" samplers.
 
-        Returns the prompt followed by its continuation: strings for string
-        input, else a list of int32 arrays (one per prompt, of its length).
-        The whole decoding loop is one compiled (XLA) graph with a KV cache.
+        Returns strings for string input (the prompt followed by its
+        continuation, without the stop token), a list of int32 arrays for
+        ids, and a dict of arrays (rows padded on the right) for a dict.
         """
-        single = isinstance(prompts, str)
-        is_text = single or (
-            isinstance(prompts, (list, tuple))
-            and len(prompts) > 0
-            and isinstance(prompts[0], str)
-        )
-        if single:
-            prompts = [prompts]
-        if is_text:
-            if self.tokenizer is None:
-                raise GPT1InputError("text prompts need a model with a tokenizer")
-            rows = token_id_lists(self.tokenizer, prompts)
-        else:
-            rows = [list(np.asarray(r).reshape(-1)) for r in prompts]
-        if not rows:
-            raise GPT1InputError("no prompt given")
-        if max_new_tokens < 1:
-            raise GPT1InputError(f"max_new_tokens must be >= 1; got {max_new_tokens}")
-        context = self.backbone.max_sequence_length
-        longest = max(len(r) for r in rows)
-        if min(len(r) for r in rows) == 0:
-            raise GPT1InputError("prompt is empty")
-        if longest >= context:
-            raise GPT1InputError(
-                f"prompt of {longest} tokens leaves no room in the context "
-                f"of {context}"
-            )
-        max_length = min(longest + max_new_tokens, context)
-        pad_id = getattr(self.tokenizer, "pad_token_id", 0) or 0
-        token_ids = np.full((len(rows), max_length), pad_id, dtype="int32")
-        prompt_mask = np.zeros((len(rows), max_length), dtype="int32")
-        for i, r in enumerate(rows):
-            token_ids[i, : len(r)] = r
-            prompt_mask[i, : len(r)] = 1
-        self.backbone.check_token_ids(token_ids)
-
-        end_id = getattr(self.tokenizer, "end_token_id", None)
-        stop_token_ids = (end_id,) if (stop_at_end and end_id is not None) else None
-        key = (sampler, temperature, top_k, top_p, seed, stop_token_ids)
-        if key not in self._generate_functions:
-            sampler_obj = self._make_sampler(sampler, temperature, top_k, top_p, seed)
-            self._generate_functions[key] = _backend_compile(
-                lambda ids, mask: self._generate_ids(
-                    ids, mask, sampler_obj, stop_token_ids
-                ),
-                self.jit_compile_generate,
-            )
-        output = ops.convert_to_numpy(
-            self._generate_functions[key](token_ids, prompt_mask)
-        )
-
+        stop_token_ids = self._stop_token_ids(stop_token_ids, stop_at_end)
+        if sampler is not None:
+            sampler = resolve_sampler(sampler, temperature, top_k, top_p, seed)
+        if isinstance(inputs, dict):
+            return self._generate_packed(inputs, stop_token_ids, strip_prompt, sampler)
+        single = isinstance(inputs, str)
+        rows, is_text = self._prompt_rows([inputs] if single else inputs)
+        packed, lengths = self._pack(rows, max_length, max_new_tokens)
+        with self._sampling_with(sampler):
+            output = self.generate_function(packed, stop_token_ids=stop_token_ids)
+        token_ids = ops.convert_to_numpy(output[TOKEN_IDS])
         results = []
-        for i, r in enumerate(rows):
-            row = output[i, : min(len(r) + max_new_tokens, max_length)]
+        for row, length in zip(token_ids, lengths):
+            end = packed[TOKEN_IDS].shape[1] if max_new_tokens is None else min(
+                length + max_new_tokens, len(row))
+            continuation = row[length:end]
             if stop_token_ids is not None:
-                ends = np.nonzero(row[len(r):] == end_id)[0]
-                if ends.size:
-                    row = row[: len(r) + ends[0]]
-            results.append(row.astype("int32"))
+                stops = np.nonzero(np.isin(continuation, stop_token_ids))[0]
+                if stops.size:
+                    continuation = continuation[: stops[0]]
+            kept = continuation if strip_prompt else np.concatenate(
+                [row[:length], continuation])
+            results.append(kept.astype("int32"))
         if not is_text:
             return results
         texts = [detokenize_text(self.tokenizer, r) for r in results]
         return texts[0] if single else texts
 
-    # === Serialization ===
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "tokenizer": (
-                keras.saving.serialize_keras_object(self.tokenizer)
-                if self.tokenizer is not None
-                else None
-            ),
-        }
+    def _stop_token_ids(self, stop_token_ids, stop_at_end):
+        if not stop_at_end or stop_token_ids is None:
+            return None
+        if isinstance(stop_token_ids, str):
+            if stop_token_ids != "auto":
+                raise GPT1InputError(
+                    f"stop_token_ids must be 'auto', None or ids; got {stop_token_ids!r}"
+                )
+            end_id = getattr(self.tokenizer, "end_token_id", None)
+            return None if end_id is None else (int(end_id),)
+        return tuple(int(i) for i in stop_token_ids)
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"]
-        )
-        if config.get("tokenizer") is not None:
-            config["tokenizer"] = keras.saving.deserialize_keras_object(
-                config["tokenizer"]
+    def _prompt_rows(self, prompts):
+        """`(list of int lists, whether the prompts were text)`."""
+        prompts = list(prompts)
+        if not prompts:
+            raise GPT1InputError("no prompt given")
+        is_text = isinstance(prompts[0], (str, bytes))
+        if is_text:
+            if self.tokenizer is None:
+                raise GPT1InputError("text prompts need a model with a tokenizer")
+            rows = token_id_lists(self.tokenizer, prompts)
+        else:
+            rows = [[int(i) for i in np.asarray(r).reshape(-1)] for r in prompts]
+        if min(len(r) for r in rows) == 0:
+            raise GPT1InputError("prompt is empty")
+        return rows, is_text
+
+    def _pack(self, rows, max_length, max_new_tokens):
+        """Right-padded `{"token_ids", "padding_mask"}` int32 of the total
+        length, checked; and each row's prompt length."""
+        context = self.backbone.max_sequence_length
+        longest = max(len(r) for r in rows)
+        if longest >= context:
+            raise GPT1InputError(
+                f"prompt of {longest} tokens leaves no room in the context "
+                f"of {context}"
             )
-        return cls(**config)
+        if max_new_tokens is not None:
+            if max_new_tokens < 1:
+                raise GPT1InputError(
+                    f"max_new_tokens must be >= 1; got {max_new_tokens}")
+            total = min(longest + max_new_tokens, context)
+        else:
+            total = max_length or getattr(self.preprocessor, "sequence_length",
+                                          None) or context
+            if total > context:
+                raise GPT1InputError(
+                    f"max_length {total} is longer than the context of {context}")
+            if longest >= total:
+                raise GPT1InputError(
+                    f"prompt of {longest} tokens leaves no room in max_length {total}")
+        pad_id = int(getattr(self.tokenizer, "pad_token_id", 0) or 0)
+        token_ids = np.full((len(rows), total), pad_id, dtype="int32")
+        padding_mask = np.zeros((len(rows), total), dtype="int32")
+        for i, r in enumerate(rows):
+            token_ids[i, : len(r)] = r
+            padding_mask[i, : len(r)] = 1
+        self.backbone.check_token_ids(token_ids)
+        return ({TOKEN_IDS: token_ids, PADDING_MASK: padding_mask},
+                [len(r) for r in rows])
 
+    def _generate_packed(self, inputs, stop_token_ids, strip_prompt, sampler):
+        """`generate` on a dict of packed prompts -> a dict of arrays."""
+        token_ids = np.asarray(inputs[TOKEN_IDS], "int32")
+        padding_mask = np.asarray(
+            inputs.get(PADDING_MASK, np.ones_like(token_ids)), "int32")
+        self.backbone.check_token_ids(token_ids)
+        packed = {TOKEN_IDS: token_ids, PADDING_MASK: padding_mask}
+        with self._sampling_with(sampler):
+            output = self.generate_function(packed, stop_token_ids=stop_token_ids)
+        output = {k: ops.convert_to_numpy(v) for k, v in output.items()}
+        if strip_prompt:
+            lengths = padding_mask.sum(axis=1)
+            positions = np.arange(token_ids.shape[1])[None, :]
+            output[PADDING_MASK] = output[PADDING_MASK] & (positions >= lengths[:, None])
+        return output
+
+    def export_to_transformers(self, path):
+        """Write a Hugging Face `openai-gpt` directory (config, safetensors,
+        tokenizer) that `OpenAIGPTLMHeadModel.from_pretrained(path)` and
+        `pipeline("text-generation", model=path)` load."""
+        from keras_gpt1.export.causal_lm_transformers import (
+            export_causal_lm_transformers,
+        )
+
+        return export_causal_lm_transformers(self, path)
+
+    # === Presets ===
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """A causal LM from a built-in architecture name (`"gpt1"`,
+        `"tiny"`: random weights; `tokenizer=` attaches one), a preset
+        saved with `save_to_preset`, or a Hugging Face `openai-gpt`
+        checkpoint (a directory or `hf://` handle; converted on the fly
+        with GPT-1's tokenizer)."""
+        if isinstance(preset, str) and preset in GPT1_PRESETS:
+            tokenizer = kwargs.pop("tokenizer", None)
+            preprocessor = kwargs.pop("preprocessor", None)
+            backbone = GPT1Backbone.from_preset(preset, **kwargs)
+            return cls(backbone, preprocessor=preprocessor, tokenizer=tokenizer)
+        loader = preset_loader(preset)
+        if kwargs.get("dtype") is None and saved_dtype(loader) is not None:
+            kwargs["dtype"] = saved_dtype(loader)
+        return loader.load_task(cls, load_weights, True, **kwargs)
+
+
+def resolve_sampler(sampler, temperature=1.0, top_k=10, top_p=0.9, seed=None):
+    """A `keras_hub.samplers.Sampler` from a name or a sampler object;
+    `GPT1InputError` for an unknown name."""
+    samplers = keras_hub.samplers
+    if isinstance(sampler, samplers.Sampler):
+        return sampler
+    if sampler == "top_k":
+        return samplers.TopKSampler(k=top_k, seed=seed, temperature=temperature)
+    if sampler == "top_p":
+        return samplers.TopPSampler(p=top_p, seed=seed, temperature=temperature)
+    if sampler == "greedy":
+        return samplers.GreedySampler()
+    if isinstance(sampler, str) and sampler in KERAS_HUB_SAMPLERS:
+        return samplers.get(sampler)
+    raise GPT1InputError(
+        f"unknown sampler {sampler!r}; choose one of {', '.join(KERAS_HUB_SAMPLERS)} "
+        "or pass a keras_hub.samplers.Sampler"
+    )
+
+
+def sampler_key(sampler):
+    """What identifies a sampler's compiled loop: its class and config."""
+    config = sampler.get_config()
+    return (type(sampler).__name__, tuple(sorted((k, repr(v)) for k, v in config.items())))

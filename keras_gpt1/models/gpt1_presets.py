@@ -1,26 +1,106 @@
-"""Architecture presets: name -> `GPT1Backbone` config (random weights)."""
+"""Presets: the built-in architectures (names that build random weights),
+and how any other preset is found.
+
+`GPT1Backbone.from_preset(name)` / `GPT1CausalLM.from_preset(name)`:
+
+- `"gpt1"`, `"tiny"`: a fresh model of that architecture, random weights
+  (these names never download anything);
+- a directory or handle written by `save_to_preset`: keras-hub's loader;
+- a Hugging Face `openai-gpt` checkpoint (a directory with `config.json`,
+  `model.safetensors`, `vocab.json`, `merges.txt`, or an `hf://` handle):
+  converted on the fly by `keras_gpt1.convert.hf_preset_loader`.
+"""
+
+import os
+
+from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.errors import first_line
 
 GPT1_PRESETS = {
-    # The paper's model: 12 layers, 768 wide, 12 heads, 3072 MLP, 512
-    # context, 40,478 BPE tokens. 116,534,784 parameters.
     "gpt1": {
-        "vocabulary_size": 40478,
-        "num_layers": 12,
-        "num_heads": 12,
-        "hidden_dim": 768,
-        "intermediate_dim": 3072,
-        "max_sequence_length": 512,
-        "dropout": 0.1,
+        "description": (
+            "The paper's model: 12 layers, 768 wide, 12 heads, 3072 MLP, 512 "
+            "context, 40,478 BPE tokens; 116,534,784 parameters. Random "
+            "weights: load OpenAI's with from_preset('hf://openai-community/"
+            "openai-gpt') or `keras-gpt1 convert`."
+        ),
+        "config": {
+            "vocabulary_size": 40478,
+            "num_layers": 12,
+            "num_heads": 12,
+            "hidden_dim": 768,
+            "intermediate_dim": 3072,
+            "max_sequence_length": 512,
+            "dropout": 0.1,
+        },
     },
-    # Same shape of model, sized for CPU demos and tests: 5,239,808
-    # parameters with an 8,000-token vocabulary.
     "tiny": {
-        "vocabulary_size": 8000,
-        "num_layers": 4,
-        "num_heads": 4,
-        "hidden_dim": 256,
-        "intermediate_dim": 1024,
-        "max_sequence_length": 128,
-        "dropout": 0.1,
+        "description": (
+            "Same shape of model, sized for CPU demos and tests: 5,239,808 "
+            "parameters with an 8,000-token vocabulary. Random weights."
+        ),
+        "config": {
+            "vocabulary_size": 8000,
+            "num_layers": 4,
+            "num_heads": 4,
+            "hidden_dim": 256,
+            "intermediate_dim": 1024,
+            "max_sequence_length": 128,
+            "dropout": 0.1,
+        },
     },
 }
+
+
+def preset_config(name):
+    """The `GPT1Backbone` config of a built-in architecture."""
+    if name not in GPT1_PRESETS:
+        raise GPT1InputError(
+            f"unknown preset '{name}'; choose one of {', '.join(sorted(GPT1_PRESETS))}"
+        )
+    return dict(GPT1_PRESETS[name]["config"])
+
+
+def preset_loader(preset):
+    """keras-hub's `PresetLoader` for `preset`, or this project's for a
+    Hugging Face `openai-gpt` checkpoint (keras-hub has no converter for
+    that model type). `GPT1InputError` for a path that is neither."""
+    from keras_hub.src.utils import preset_utils
+
+    if not isinstance(preset, str):
+        raise GPT1InputError(f"a preset must be a string; got {preset!r}")
+    try:
+        if preset_utils.check_file_exists(preset, preset_utils.CONFIG_FILE):
+            config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)
+            if isinstance(config, dict) and "model_type" in config:
+                # The one place models/ reaches up to convert/, lazily, as
+                # keras-hub's own loader reaches its converters.
+                from keras_gpt1.convert.hf_preset_loader import hf_preset_loader
+
+                return hf_preset_loader(preset, config)
+        return preset_utils.get_preset_loader(preset)
+    except (FileNotFoundError, ValueError) as e:
+        if os.path.isdir(preset):
+            raise GPT1InputError(
+                f"{preset} is neither a preset saved with save_to_preset nor a "
+                f"Hugging Face openai-gpt checkpoint ({first_line(e)})"
+            ) from None
+        raise GPT1InputError(
+            f"unknown preset '{preset}'; choose one of "
+            f"{', '.join(sorted(GPT1_PRESETS))}, a directory saved with "
+            "save_to_preset, or a Hugging Face openai-gpt checkpoint (a "
+            "directory or hf://owner/name)"
+        ) from None
+
+
+def saved_dtype(loader):
+    """The dtype policy a preset was saved with, or None. keras-hub 0.32
+    loads a backbone in the global policy (and a quantized one not at all);
+    this project's `from_preset` passes the saved policy back in."""
+    config = getattr(loader, "config", None)
+    if not isinstance(config, dict):
+        return None
+    dtype = config.get("config", {}).get("dtype")
+    return dtype if dtype else None
+
+

@@ -144,7 +144,9 @@ class GPT1TaskModel(keras.Model):
         flat_ids = ops.reshape(token_ids, (-1, shape[2]))
         flat_mask = ops.reshape(padding_mask, (-1, shape[2]))
 
-        hidden = self.backbone(flat_ids, training=training)
+        hidden = self.backbone(
+            {"token_ids": flat_ids, "padding_mask": flat_mask}, training=training
+        )
         if training and self.lm_loss_weight > 0:
             # L3 = L2 + λ * L1: Keras's compute_loss adds this to the task loss.
             self.add_loss(

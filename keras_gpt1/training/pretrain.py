@@ -19,7 +19,7 @@ from keras_gpt1 import hyperparameters as paper
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
-from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
+from keras_gpt1.models.gpt1_presets import preset_config
 from keras_gpt1.tokenizers.bpe_training import check_text_files
 from keras_gpt1.tokenizers.bpe_training import train_bpe
 from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
@@ -66,19 +66,15 @@ class PretrainConfig:
 
     def resolved(self):
         """A copy with defaults filled in and every value checked."""
-        if self.preset not in GPT1_PRESETS:
-            raise GPT1InputError(
-                f"unknown preset '{self.preset}'; choose one of "
-                f"{', '.join(sorted(GPT1_PRESETS))}"
-            )
-        context = GPT1_PRESETS[self.preset]["max_sequence_length"]
+        architecture = preset_config(self.preset)
+        context = architecture["max_sequence_length"]
         c = dataclasses.replace(self, corpus=[os.fspath(p) for p in self.corpus])
         if c.seq_len is None:
             c.seq_len = context
         if c.warmup_steps is None:
             c.warmup_steps = min(paper.PRETRAIN_WARMUP_STEPS, c.max_steps // 10)
         if c.dropout is None:
-            c.dropout = GPT1_PRESETS[self.preset]["dropout"]
+            c.dropout = architecture["dropout"]
         if c.warmup_steps < 0:
             raise GPT1InputError(f"warmup_steps must be >= 0; got {c.warmup_steps}")
         check_settings(c, ("max_steps", "seq_len", "batch_size", "checkpoint_every",
@@ -234,8 +230,7 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
         with open(state_path, encoding="utf-8") as f:
             initial = json.load(f)
     else:
-        with run.reducing_logs():
-            loss, perplexity = model.evaluate(validation, verbose=0)
+        loss, perplexity = run.evaluate(model, validation)
         initial = {"loss": float(loss), "perplexity": float(perplexity)}
         artifacts.write_json(state_path, initial)
 
@@ -264,8 +259,7 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
         verbose=config.verbose,
     )
     steps = int(model.optimizer.iterations.numpy())
-    with run.reducing_logs():
-        val_loss, val_perplexity = model.evaluate(validation, verbose=0)
+    val_loss, val_perplexity = run.evaluate(model, validation)
 
     tokens = (steps - resumed_from_step) * config.batch_size * config.seq_len
     summary = {

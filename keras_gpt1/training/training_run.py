@@ -3,6 +3,11 @@ batch split, precision, XLA), build and compile the model under the
 strategy with the paper's optimizer, fit, summarise, and hand back a plain
 float32 model to publish.
 
+Runs feed the model batches of token ids built by `keras_gpt1.data`, so
+they call `keras.Model.fit` itself: keras-hub's `fit` would send them
+through the preprocessor (made for raw strings) and cannot take the
+distributed datasets of a `tf.distribute` strategy.
+
     run = TrainingRun("auto", batch_size=32)
     model = run.compile(build_model, schedule, dataset_fn)  # build_model(dtype)
     history = run.fit(model, run.distribute(dataset_fn), epochs=..., ...)
@@ -10,6 +15,8 @@ float32 model to publish.
 """
 
 import time
+
+import keras
 
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.hyperparameters import GLOBAL_CLIPNORM
@@ -97,17 +104,23 @@ class TrainingRun:
         return multi_worker_log_reduction(self.strategy)
 
     def fit(self, model, train, verbose=1, **fit_kwargs):
-        """`model.fit(train, ...)`; only the chief prints progress. The
-        dataset shuffles itself, reproducibly, so `fit` does not. Wall time
-        in `self.seconds`."""
+        """`fit` on `train` (batches the model reads as they are); only the
+        chief prints progress. The dataset shuffles itself, reproducibly, so
+        `fit` does not. Wall time in `self.seconds`."""
         start = time.time()
         with self.reducing_logs():
-            history = model.fit(
-                train, shuffle=False, verbose=verbose if self.chief else 0,
+            history = keras.Model.fit(
+                model, train, shuffle=False, verbose=verbose if self.chief else 0,
                 **fit_kwargs,
             )
         self.seconds = time.time() - start
         return history
+
+    def evaluate(self, model, dataset):
+        """`[loss, *metrics]` of `model` on `dataset` (batches the model
+        reads as they are)."""
+        with self.reducing_logs():
+            return keras.Model.evaluate(model, dataset, verbose=0)
 
     def summary(self, model):
         """The summary keys every run reports."""

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 import keras_gpt1
+from keras_gpt1.tokenizers.token_ids import token_id_lists
 
 CONTEXT = 32
 MAX_NEW_TOKENS = 8
@@ -60,3 +61,21 @@ def save_model_directory(model, directory):
     artifacts.save_model_file(model, os.path.join(directory, artifacts.MODEL_FILE))
     model.tokenizer.save_to_directory(directory)
     return str(directory)
+
+
+def trained_causal_lm(tokenizer, corpus_lines, context=64, epochs=8, seed=0):
+    """A tiny LM trained on `corpus_lines` until its greedy text reads like
+    them and its perplexity is far below the vocabulary's (random weights
+    would spell out lone UTF-8 bytes, with near-uniform logits)."""
+    keras.utils.set_random_seed(seed)
+    lm = keras_gpt1.GPT1CausalLM(keras_gpt1.GPT1Backbone(
+        vocabulary_size=tokenizer.vocabulary_size(), num_layers=2, num_heads=2,
+        hidden_dim=32, intermediate_dim=128, max_sequence_length=context, dropout=0.0,
+    ), tokenizer=tokenizer)
+    stream = np.concatenate([np.asarray(r, "int32") for r in token_id_lists(
+        tokenizer, [line + "\n" for line in corpus_lines] * 20)])
+    windows = np.lib.stride_tricks.sliding_window_view(stream, 33)[::7]
+    lm.compile(optimizer=keras.optimizers.Adam(3e-3))
+    keras.Model.fit(lm, windows[:, :-1], windows[:, 1:], batch_size=16, epochs=epochs,
+                    verbose=0)
+    return lm

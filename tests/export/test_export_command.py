@@ -117,3 +117,25 @@ def test_generate_with_a_tflite_file_rejects_bad_input(litert_model, capsys, ext
                                                        message):
     code, err = exit_code_and_error(capsys, ["generate", "--model", litert_model, *extra])
     assert code == 2 and message in err
+
+
+def test_generate_takes_the_bundle_directory_as_well_as_its_tflite(
+        litert_model, capsys):
+    for model in (litert_model, os.path.dirname(litert_model)):
+        main(["generate", "--model", model, "--prompt", PROMPTS[0],
+              "--max-new-tokens", "4", "--json"])
+        texts = last_json(capsys)["text"]
+    main(["generate", "--model", litert_model, "--prompt", PROMPTS[0],
+          "--max-new-tokens", "4", "--json"])
+    assert last_json(capsys)["text"] == texts
+
+
+@pytest.mark.parametrize("name", ["m.tflite", "m.litertlm"])
+def test_a_litert_output_named_like_one_file_says_what_to_pass(
+        model_dir, tmp_path, capsys, name):
+    code, err = exit_code_and_error(capsys, [
+        "export", "--model", model_dir, "--format", "litert",
+        "--output", str(tmp_path / name)])
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "writes a bundle directory" in err and "--format litertlm" in err
+    assert os.listdir(tmp_path) == []

@@ -82,7 +82,7 @@ def test_generation_stops_at_context_length(lm):
         ([np.zeros(24, "int32")], {}, "leaves no room in the context of 24"),
         ([np.array([1, 999])], {}, "token id 999 is out of range"),
         ([np.array([], "int32")], {}, "prompt is empty"),
-        ([np.array([1, 2])], {"sampler": "beam"}, "unknown sampler 'beam'"),
+        ([np.array([1, 2])], {"sampler": "nucleus"}, "unknown sampler 'nucleus'"),
         ([np.array([1, 2])], {"max_new_tokens": 0}, "max_new_tokens must be >= 1"),
         ("text", {}, "text prompts need a model with a tokenizer"),
     ],

@@ -1,0 +1,117 @@
+"""The model's core behaviour, on whichever Keras backend runs the tests.
+
+The main suite runs this file on TensorFlow; `test_backends.py` runs it
+again under `KERAS_BACKEND=jax` and `KERAS_BACKEND=torch` (each in its own
+process, since the backend is fixed at import)."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gpt1 import GPT1Backbone
+from keras_gpt1 import GPT1CausalLM
+
+CONFIG = dict(vocabulary_size=97, num_layers=2, num_heads=2, hidden_dim=16,
+              intermediate_dim=64, max_sequence_length=20, dropout=0.0)
+
+
+def ids(batch, length, seed=0):
+    return np.random.default_rng(seed).integers(
+        0, CONFIG["vocabulary_size"], (batch, length)).astype("int32")
+
+
+def numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+@pytest.fixture
+def lm():
+    keras.utils.set_random_seed(0)
+    return GPT1CausalLM(GPT1Backbone(**CONFIG))
+
+
+def test_runs_on_the_backend_it_was_asked_for():
+    assert keras.config.backend() == os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def test_output_at_t_ignores_inputs_after_t(lm):
+    a, changed = ids(2, 12), ids(2, 12, seed=1)
+    changed[:, :7] = a[:, :7]
+    out_a, out_b = numpy(lm(a)), numpy(lm(changed))
+    np.testing.assert_allclose(out_a[:, :7], out_b[:, :7], atol=1e-5)
+    assert np.abs(out_a[:, 7:] - out_b[:, 7:]).max() > 1e-4
+
+
+def test_cached_logits_equal_full_recomputation(lm):
+    tokens = ids(2, 10)
+    full = numpy(lm(tokens))
+    cache = lm.initial_cache(2, 10)
+    logits, _, cache = lm.call_with_cache(tokens[:, :4], cache, 0)
+    np.testing.assert_allclose(numpy(logits), full[:, :4], atol=1e-5)
+    for t in range(4, 10):
+        logits, _, cache = lm.call_with_cache(tokens[:, t:t + 1], cache, t)
+        np.testing.assert_allclose(numpy(logits)[:, 0], full[:, t], atol=1e-5)
+
+
+def test_left_padding_gives_the_unpadded_hidden_states(lm):
+    tokens = ids(1, 6)
+    padded = np.concatenate([np.zeros((1, 3), "int32"), tokens], axis=1)
+    mask = np.array([[0, 0, 0, 1, 1, 1, 1, 1, 1]], "int32")
+    alone = numpy(lm.backbone(tokens))
+    got = numpy(lm.backbone({"token_ids": padded, "padding_mask": mask}))
+    np.testing.assert_allclose(got[:, 3:], alone, atol=1e-5)
+
+
+def test_greedy_generate_equals_argmax_recomputation(lm):
+    prompts = [ids(1, 5, seed=1)[0], ids(1, 3, seed=2)[0]]
+    out = lm.generate(prompts, max_new_tokens=6)
+    for prompt, got in zip(prompts, out):
+        seq = prompt[None]
+        for _ in range(6):
+            next_id = numpy(lm(seq))[:, -1].argmax(-1).astype("int32")
+            seq = np.concatenate([seq, next_id[:, None]], 1)
+        np.testing.assert_array_equal(got, seq[0])
+
+
+def test_a_left_padded_batch_generates_what_each_prompt_generates_alone(lm):
+    prompts = [ids(1, 6, seed=3)[0], ids(1, 2, seed=4)[0]]
+    length = 12
+    token_ids = np.zeros((2, length), "int32")
+    mask = np.zeros((2, length), "int32")
+    for i, p in enumerate(prompts):  # left padding
+        token_ids[i, 6 - len(p):6] = p
+        mask[i, 6 - len(p):6] = 1
+    out = lm.generate({"token_ids": token_ids, "padding_mask": mask},
+                      stop_token_ids=None)
+    for i, p in enumerate(prompts):
+        alone = lm.generate([p], max_new_tokens=length - len(p), stop_at_end=False)[0]
+        np.testing.assert_array_equal(out["token_ids"][i], alone)
+
+
+def test_round_trips_through_a_keras_file(lm, tmp_path):
+    path = str(tmp_path / "lm.keras")
+    lm.save(path)
+    loaded = keras.saving.load_model(path)
+    tokens = ids(2, 7)
+    np.testing.assert_array_equal(numpy(loaded(tokens)), numpy(lm(tokens)))
+
+
+def test_fit_lowers_the_loss(lm):
+    tokens = np.tile(np.arange(12, dtype="int32") % 5, (8, 1))  # a learnable pattern
+    lm.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = lm.evaluate(tokens[:, :-1], tokens[:, 1:], verbose=0, return_dict=True)
+    lm.fit(tokens[:, :-1], tokens[:, 1:], epochs=5, batch_size=4, verbose=0)
+    after = lm.evaluate(tokens[:, :-1], tokens[:, 1:], verbose=0, return_dict=True)
+    assert after["loss"] < 0.7 * before["loss"]
+
+
+def test_int8_quantized_model_saves_and_loads_with_identical_outputs(lm, tmp_path):
+    lm.quantize("int8")
+    assert lm.backbone.token_embedding.quantization_mode == "int8"
+    path = str(tmp_path / "int8.keras")
+    lm.save(path)
+    loaded = keras.saving.load_model(path)
+    tokens = ids(2, 7)
+    np.testing.assert_array_equal(numpy(loaded(tokens)), numpy(lm(tokens)))
