@@ -32,17 +32,22 @@ WORK_SUFFIX = ".partial"
 
 def model_path(path):
     """`path` itself if it is a `.keras` file, else `path/model.keras`."""
+    path = os.fspath(path)
     return path if path.endswith(".keras") else os.path.join(path, MODEL_FILE)
 
 
 def load_model(path, compile=False):
     """Load a model saved by this project (`safe_mode` stays on).
 
-    Raises `GPT1InputError` for a missing path, a directory without
-    `model.keras`, or a file that is not a readable Keras archive.
+    Raises `GPT1InputError` for what a user can fix: a missing path, a
+    directory without `model.keras`, a file that is not a complete Keras
+    archive, one that holds something other than a keras-gpt1 model, one
+    whose weights do not fit its config (another version's file), one that
+    `safe_mode` refuses. Any other error is a bug and keeps its traceback.
     """
     import keras_gpt1  # noqa: F401  (registers the layers)
 
+    path = os.fspath(path)
     file = model_path(path)
     if not os.path.exists(path):
         raise GPT1InputError(f"model not found: {path}")
@@ -50,13 +55,47 @@ def load_model(path, compile=False):
         raise GPT1InputError(
             f"{path} is not a keras-gpt1 model directory (no {MODEL_FILE})"
         )
+    check_keras_archive(file)
+    try:
+        return keras.saving.load_model(file, compile=compile, safe_mode=True)
+    except OSError as e:  # a weights file cut short or damaged inside
+        raise GPT1InputError(f"could not load {file}: {first_line(e)}") from None
+    except ValueError as e:
+        message = first_line(e)
+        if not any(known in message for known in KNOWN_LOAD_ERRORS):
+            raise
+        raise GPT1InputError(f"could not load {file}: {message}") from None
+
+
+# What `keras.saving.load_model` says of a file that is not one of ours as
+# it stands: weights that do not fit the config (another version's file),
+# and a layer `safe_mode` refuses to deserialize.
+KNOWN_LOAD_ERRORS = ("could not be loaded", "safe_mode")
+# The registered-name prefix of this project's classes.
+REGISTERED_PACKAGE = "keras_gpt1>"
+
+
+def check_keras_archive(file):
+    """`GPT1InputError` unless `file` is a complete Keras archive whose
+    config names one of this project's classes."""
     if not zipfile.is_zipfile(file):
         raise GPT1InputError(f"{file} is not a Keras archive (truncated?)")
     try:
-        return keras.saving.load_model(file, compile=compile, safe_mode=True)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
-        # TypeError: a config naming an unknown class, or of the wrong shape.
-        raise GPT1InputError(f"could not load {file}: {first_line(e)}") from None
+        with zipfile.ZipFile(file) as archive:
+            damaged = archive.testzip()
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+        raise GPT1InputError(f"{file} is not a readable Keras archive: {first_line(e)}") \
+            from None
+    if damaged is not None:
+        raise GPT1InputError(f"{file} is damaged: {damaged} fails its checksum")
+    registered = config.get("registered_name") if isinstance(config, dict) else None
+    if not (isinstance(registered, str) and registered.startswith(REGISTERED_PACKAGE)):
+        name = config.get("class_name") if isinstance(config, dict) else None
+        raise GPT1InputError(
+            f"{file} holds a {name!r}, not a keras-gpt1 model (saved with "
+            "keras-gpt1 pretrain, finetune or convert)"
+        )
 
 
 def _umask():

@@ -18,6 +18,10 @@ from keras_gpt1.errors import GPT1InputError
 DEMO_MARKER = "demo.json"
 DEMO_PROMPT = "The for statement"
 DEMO_NEW_TOKENS = 40
+# A tiny model's greedy text loops ('"" is a "" is a ...'); the demo also
+# shows a seeded nucleus sample (paper-era models were sampled so too).
+DEMO_TOP_P = 0.9
+DEMO_SEED = 1
 PRETRAIN_BATCH_SIZE = 16
 PRETRAIN_VOCABULARY_SIZE = 2000
 CHECKPOINT_EVERY = 100
@@ -138,7 +142,10 @@ def run_demo(output, steps=400, finetune_epochs=3, jit_compile=None, verbose=1,
 
     model = artifacts.load_model(summary["output"])
     sample = model.generate(DEMO_PROMPT, max_new_tokens=DEMO_NEW_TOKENS)
+    sampled = model.generate(DEMO_PROMPT, max_new_tokens=DEMO_NEW_TOKENS,
+                             sampler="top_p", top_p=DEMO_TOP_P, seed=DEMO_SEED)
     report(f"[2/4] greedy sample:\n{sample}")
+    report(f"top-p sample (p={DEMO_TOP_P}, seed {DEMO_SEED}):\n{sampled}")
 
     attention_png = attention_picture(model, os.path.join(output, "attention.png"))
     report(f"pictures: {summary['plot']} (loss curves), {attention_png} "
@@ -154,6 +161,7 @@ def run_demo(output, steps=400, finetune_epochs=3, jit_compile=None, verbose=1,
         "initial_val_perplexity": summary["initial_val_perplexity"],
         "val_perplexity": summary["val_perplexity"],
         "sample": sample,
+        "top_p_sample": sampled,
         "finetune": finetuned,
         "export": exported,
         "attention_plot": attention_png,

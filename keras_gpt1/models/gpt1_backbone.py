@@ -158,8 +158,9 @@ class GPT1Backbone(Backbone):
     def __call__(self, inputs, *args, **kwargs):
         return super().__call__(backbone_inputs(inputs), *args, **kwargs)
 
-    def call(self, inputs, *args, **kwargs):
-        return super().call(backbone_inputs(inputs), *args, **kwargs)
+    def call(self, inputs, training=None, mask=None):
+        # `training` by name: Keras passes it only to a `call` that names it.
+        return super().call(backbone_inputs(inputs), training=training, mask=mask)
 
     @property
     def head_dim(self):

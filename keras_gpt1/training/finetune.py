@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import math
 import os
+import sys
 
 import keras
 
@@ -283,6 +284,7 @@ def finetune(config):
         for name, value in score_predictions(model, outputs,
                                              data.validation_labels).items():
             summary[f"val_{name}"] = value
+        note_when_nothing_was_learned(summary, config.verbose)
     if config.plot:
         summary["plot"] = os.path.join(os.path.abspath(config.output), PLOT_FILE)
     with artifacts.publishing_directory(config.output) as work:
@@ -292,6 +294,29 @@ def finetune(config):
             _write_history(history.history, work)
         artifacts.write_json(os.path.join(work, artifacts.SUMMARY_FILE), summary)
     return summary
+
+
+# Validation accuracy within this of always answering the most frequent
+# class counts as nothing learned.
+NOTHING_LEARNED_MARGIN = 0.005
+
+
+def note_when_nothing_was_learned(summary, verbose=1):
+    """One line on stderr when validation accuracy is no better than the
+    majority class (the model answers one class): the usual cause is a
+    learning rate too small for the model or too few updates."""
+    accuracy = summary.get("val_accuracy")
+    majority = summary.get("val_majority_class_accuracy")
+    if accuracy is None or majority is None:
+        return False
+    if accuracy > majority + NOTHING_LEARNED_MARGIN:
+        return False
+    if verbose:
+        print(f"keras-gpt1: note: validation accuracy {accuracy:.3f} is no better than "
+              f"always answering the most frequent class ({majority:.3f}); the model has "
+              f"not learned the task: try a larger --learning-rate (this run used "
+              f"{summary['learning_rate']:g}) or more epochs", file=sys.stderr)
+    return True
 
 
 def _write_history(history, work):

@@ -84,13 +84,23 @@ def spearman_correlation(x, y):
     return pearson_correlation(ranks(x), ranks(y))
 
 
+def majority_class_accuracy(labels):
+    """The accuracy of always answering the most frequent label."""
+    labels = np.asarray(labels).reshape(-1)
+    if not labels.size:
+        return 0.0
+    return float(np.bincount(labels).max() / labels.size)
+
+
 def classification_metrics(labels, logits):
     """`accuracy`, `f1`, `matthews_correlation` from labels `(n,)` and
-    logits `(n, num_classes)` (answers of multiple choice included)."""
+    logits `(n, num_classes)` (answers of multiple choice included), and
+    `majority_class_accuracy`, the accuracy to beat."""
     logits = np.asarray(logits)
     num_classes = logits.shape[-1]
     predictions = np.argmax(logits, axis=-1)
     return {
+        "majority_class_accuracy": majority_class_accuracy(labels),
         "accuracy": accuracy(labels, predictions),
         "f1": f1_score(labels, predictions, num_classes),
         "matthews_correlation": matthews_correlation(

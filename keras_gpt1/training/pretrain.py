@@ -23,12 +23,12 @@ from keras_gpt1.models.gpt1_presets import preset_config
 from keras_gpt1.tokenizers.bpe_training import check_text_files
 from keras_gpt1.tokenizers.bpe_training import train_bpe
 from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
+from keras_gpt1.training import checkpoints
 from keras_gpt1.training import distribution
 from keras_gpt1.training.callbacks import RecordStep
 from keras_gpt1.training.callbacks import StopAtStep
 from keras_gpt1.training.callbacks import StopOnNonFiniteLoss
 from keras_gpt1.training.optimizer import warmup_cosine_schedule
-from keras_gpt1.training.seed_state import SeedStateBackup
 from keras_gpt1.training.training_run import TrainingRun
 from keras_gpt1.training.training_run import check_settings
 
@@ -126,14 +126,6 @@ def _create_work_dir(config, work, tokenizer):
     artifacts.write_json(os.path.join(work, RUN_CONFIG_FILE), config.run_identity())
 
 
-def _completed_epochs(backup_dir):
-    path = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.isfile(path):
-        return 0
-    with open(path, encoding="utf-8") as f:
-        return int(json.load(f)["epoch"])
-
-
 def build_causal_lm(preset, tokenizer, dropout=None, seed=None, dtype=None):
     """A randomly initialised `GPT1CausalLM` of `preset` for `tokenizer`
     (`dtype`: a Keras dtype policy name such as `mixed_bfloat16`)."""
@@ -186,7 +178,7 @@ def pretrain(config, callbacks=None):
         json.dumps([list(tokenizer.get_vocabulary()), list(tokenizer.merges)]),
     )
     steps_per_epoch = min(config.checkpoint_every, config.max_steps)
-    completed_epochs = _completed_epochs(os.path.join(work, BACKUP_DIR))
+    completed_epochs = checkpoints.resume_epoch(run.strategy, os.path.join(work, BACKUP_DIR))
     resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
 
     held_out = distribution.whole_batches(run.strategy, held_out, config.batch_size)
@@ -216,13 +208,14 @@ def pretrain(config, callbacks=None):
     )
     return _fit_and_publish(config, run, model, tokenizer, work,
                             run.distribute(train_fn), run.distribute(validation_fn),
-                            steps_per_epoch, resumed_from_step, callbacks)
+                            steps_per_epoch, completed_epochs, callbacks)
 
 
 def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
-                     steps_per_epoch, resumed_from_step, callbacks):
+                     steps_per_epoch, completed_epochs, callbacks):
     backup_dir = os.path.join(work, BACKUP_DIR)
     epochs = math.ceil(config.max_steps / steps_per_epoch)
+    resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
 
     run_config_path = os.path.join(work, RUN_CONFIG_FILE)
     state_path = os.path.join(work, "initial_validation.json")
@@ -235,11 +228,7 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
         artifacts.write_json(state_path, initial)
 
     run_callbacks = [
-        keras.callbacks.BackupAndRestore(
-            backup_dir, save_freq="epoch", double_checkpoint=True,
-            delete_checkpoint=False,
-        ),
-        SeedStateBackup(backup_dir),
+        checkpoints.ResumableCheckpoints(backup_dir, resume_from=completed_epochs),
         StopOnNonFiniteLoss(steps_per_epoch),
         StopAtStep(config.max_steps),
         RecordStep(),
@@ -253,6 +242,7 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
         model,
         train,
         epochs=epochs,
+        initial_epoch=completed_epochs,
         steps_per_epoch=steps_per_epoch,
         validation_data=validation,
         callbacks=run_callbacks + list(callbacks or []),

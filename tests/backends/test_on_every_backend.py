@@ -44,6 +44,17 @@ def test_output_at_t_ignores_inputs_after_t(lm):
     assert np.abs(out_a[:, 7:] - out_b[:, 7:]).max() > 1e-4
 
 
+def test_dropout_is_active_in_training_and_off_in_inference():
+    keras.utils.set_random_seed(0)
+    lm = GPT1CausalLM(GPT1Backbone(**{**CONFIG, "dropout": 0.5}))
+    tokens = ids(2, 9)
+    assert np.abs(numpy(lm(tokens, training=True)) - numpy(lm(tokens, training=True))).max() > 1e-3
+    np.testing.assert_array_equal(numpy(lm(tokens)), numpy(lm(tokens)))
+    hidden = numpy(lm.backbone({"token_ids": tokens, "padding_mask": np.ones_like(tokens)},
+                               training=True))
+    assert np.abs(hidden - numpy(lm.backbone(tokens))).max() > 1e-3
+
+
 def test_cached_logits_equal_full_recomputation(lm):
     tokens = ids(2, 10)
     full = numpy(lm(tokens))

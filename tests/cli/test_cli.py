@@ -138,10 +138,12 @@ def test_pretrain_killed_with_sigkill_resumes_when_rerun(tmp_path):
     args = ["pretrain", "--corpus", corpus, "--output", str(out), "--max-steps", "30",
             "--checkpoint-every", "2", "--no-xla", *TINY_PRETRAIN, "--json"]
     proc = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    metadata = tmp_path / "model.partial" / "checkpoint" / "training_metadata.json"
+    from keras_gpt1.training.checkpoints import completed_epochs
+
+    checkpoint = tmp_path / "model.partial" / "checkpoint"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        if metadata.exists() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 2:
+        if completed_epochs(checkpoint) and completed_epochs(checkpoint)[-1] >= 2:
             break
         time.sleep(0.2)
     assert proc.poll() is None, "finished before it could be killed"
@@ -161,7 +163,8 @@ def test_demo_runs_offline_and_reports_perplexity_before_and_after(tmp_path):
     summary = _last_json(result.stdout)
     assert summary["val_perplexity"] < summary["initial_val_perplexity"]
     assert summary["sample"].startswith("The for statement")
-    assert "validation perplexity" in result.stdout
+    assert summary["top_p_sample"].startswith("The for statement")
+    assert "validation perplexity" in result.stdout and "top-p sample" in result.stdout
     assert summary["export"]["litert_sample_equals_keras"] is True
     for picture in (summary["attention_plot"], summary["pretrain"]["plot"]):
         with open(picture, "rb") as f:

@@ -40,14 +40,18 @@ def test_fused_qkv_projection_shapes():
 
 
 def test_padding_mask_hides_padded_keys():
+    # Left padding: the real tokens come after the pads, so causality alone
+    # would let them see the pads; only the padding mask hides them.
     layer = CausalSelfAttention(num_heads=2)
     x = _inputs(batch=1)
-    mask = np.array([[1, 1, 1, 0, 0, 0]], "int32")
+    mask = np.array([[0, 0, 0, 1, 1, 1]], "int32")
     changed = x.copy()
-    changed[:, 3:] = 5.0  # only padded positions change
+    changed[:, :3] = 5.0  # only padded positions change
     a = np.asarray(layer(x, padding_mask=mask))
     b = np.asarray(layer(changed, padding_mask=mask))
-    np.testing.assert_allclose(a[:, :3], b[:, :3], atol=1e-6)
+    np.testing.assert_allclose(a[:, 3:], b[:, 3:], atol=1e-6)
+    unmasked = np.asarray(layer(changed))  # without the mask the pads leak in
+    assert np.abs(unmasked[:, 3:] - a[:, 3:]).max() > 1e-3
 
 
 def test_cached_step_by_step_equals_full_pass():

@@ -136,12 +136,25 @@ def files(tmp_path_factory):
                                       "config": {}}).encode()
                           if n == "config.json" else b)),
         "lambda_model": str(lambda_dir),
+        "lambda_inside_keras": _rewrite_keras(
+            keras_file, root / "lambda_inside.keras",
+            lambda n, b: _with_a_lambda_layer(b, lambda_dir) if n == "config.json" else b),
         "hf_cut": hf_cut,
         "hf_empty": hf_empty,
         "hf_latin1": hf_latin1,
         "openai_cut": openai_cut,
         "openai_empty": openai_empty,
     }
+
+
+def _with_a_lambda_layer(config_bytes, lambda_dir):
+    """Our model's config with its preprocessor swapped for a Python
+    `Lambda` layer (what safe_mode must refuse)."""
+    with zipfile.ZipFile(os.path.join(lambda_dir, "model.keras")) as z:
+        sequential = json.loads(z.read("config.json"))
+    config = json.loads(config_bytes)
+    config["config"]["preprocessor"] = sequential["config"]["layers"][-1]
+    return json.dumps(config).encode()
 
 
 def case(command, problem, args, message, xfail=None):
@@ -191,8 +204,12 @@ CASES = [
     case("generate", "truncated_weights_in_keras_file",
          [*GENERATE, "--model", "{cut_weights_keras}"], "truncated file"),
     case("generate", "keras_file_naming_an_unknown_class",
-         [*GENERATE, "--model", "{unknown_class_keras}"], "Could not locate class 'system'"),
-    case("generate", "lambda_refused_by_safe_mode", [*GENERATE, "--model", "{lambda_model}"],
+         [*GENERATE, "--model", "{unknown_class_keras}"],
+         "holds a 'system', not a keras-gpt1 model"),
+    case("generate", "another_keras_model", [*GENERATE, "--model", "{lambda_model}"],
+         "holds a 'Sequential', not a keras-gpt1 model"),
+    case("generate", "lambda_refused_by_safe_mode",
+         [*GENERATE, "--model", "{lambda_inside_keras}"],
          "Requested the deserialization of a `Lambda` layer"),
     case("generate", "missing_tflite", [*GENERATE, "--model", "{missing_tflite}"],
          "model not found: "),
@@ -333,7 +350,8 @@ CASES = [
     case("export", "missing_format_argument", ["--model", "{model}", "--output", "{out}"],
          "the following arguments are required: --format"),
     case("export", "truncated_keras_file", [*EXPORT, "--model", "{half_keras}"], TRUNCATED),
-    case("export", "lambda_refused_by_safe_mode", [*EXPORT, "--model", "{lambda_model}"],
+    case("export", "lambda_refused_by_safe_mode",
+         [*EXPORT, "--model", "{lambda_inside_keras}"],
          "Requested the deserialization of a `Lambda` layer"),
     case("export", "zero_max_length", [*EXPORT, "--max-length", "0"],
          "argument --max-length: must be >= 1, got 0"),
@@ -551,6 +569,19 @@ def test_interrupted_export_exits_2_and_leaves_nothing(files, tmp_path, monkeypa
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == PREFIX + "interrupted\n"
     assert os.listdir(tmp_path) == ["tmp"] and _leftovers(temporary) == []
+
+
+def test_an_unexpected_error_while_loading_keeps_its_traceback(files, monkeypatch):
+    # Only the errors of a corrupt or foreign file become one-line exit-2
+    # errors; a bug elsewhere must stay visible.
+    def bug(*args, **kwargs):
+        raise TypeError("a bug in a from_config")
+
+    monkeypatch.setattr(keras.saving, "load_model", bug)
+    with pytest.raises(TypeError, match="a bug in a from_config"):
+        artifacts.load_model(files["model"])
+    with pytest.raises(TypeError, match="a bug in a from_config"):
+        main(["generate", "--model", files["model"], "--prompt", "The cat", "--no-xla"])
 
 
 def test_failed_convert_leaves_no_model_directory(files, tmp_path, monkeypatch):

@@ -64,6 +64,32 @@ def one_device(runs):
     return summary, _weights(runs / "one_device.npz")
 
 
+REPLICA_STEP = os.path.join(os.path.dirname(__file__), "replica_step_worker.py")
+
+
+def _applied_gradient(tmp_path, name, *args):
+    out = str(tmp_path / f"{name}.npz")
+    done = subprocess.run([sys.executable, REPLICA_STEP, out, *args],
+                          capture_output=True, text=True, timeout=420)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return _weights(out)
+
+
+@pytest.mark.slow
+def test_two_replicas_apply_the_gradient_of_one_device_with_plain_sgd(tmp_path):
+    # Plain SGD: the applied update is lr x the gradient itself, so a
+    # gradient scaled by the number of replicas (a sum where a mean belongs)
+    # shows, where Adam with clipping would cancel the scale.
+    one = _applied_gradient(tmp_path, "one", "--replicas", "1")
+    two = _applied_gradient(tmp_path, "two", "--replicas", "2")
+    largest = max(float(np.abs(g).max()) for g in one)
+    assert largest > 1e-3  # the step moved the weights
+    assert _max_difference(two, one) < 1e-5 * max(1.0, largest)
+    # The same check on a deliberately wrong reduction: it fails.
+    wrong = _applied_gradient(tmp_path, "wrong", "--replicas", "2", "--wrong-reduction")
+    assert _max_difference(wrong, one) > 0.5 * largest
+
+
 @pytest.mark.slow
 def test_two_mirrored_replicas_take_the_same_step_as_one_device(runs, one_device):
     summary = _run_worker(runs, "mirrored", "--strategy", "mirrored", "--cpu-devices", "2")

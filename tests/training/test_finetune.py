@@ -114,3 +114,18 @@ def test_existing_output_and_one_class_training_files_are_refused(
     with pytest.raises(GPT1InputError, match="one label only"):
         finetune(FinetuneConfig(model=pretrained, task="classification", train=one,
                                 output=str(tmp_path / "out"), **FAST))
+
+
+def test_a_run_that_learned_nothing_says_so_in_one_line(capsys):
+    from keras_gpt1.training.finetune import note_when_nothing_was_learned
+
+    stuck = {"val_accuracy": 0.509, "val_majority_class_accuracy": 0.509,
+             "learning_rate": 6.25e-5}
+    assert note_when_nothing_was_learned(stuck)
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "no better than always answering the most frequent class (0.509)" in err
+    assert "6.25e-05" in err
+    learned = dict(stuck, val_accuracy=0.71)
+    assert not note_when_nothing_was_learned(learned)
+    assert capsys.readouterr().err == ""

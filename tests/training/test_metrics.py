@@ -40,8 +40,10 @@ def test_spearman_uses_average_ranks_for_ties_and_ignores_monotone_maps():
 def test_classification_and_regression_metric_dicts():
     logits = np.array([[2.0, 0.0], [0.0, 1.0], [3.0, -1.0]])
     result = metrics.classification_metrics([0, 1, 1], logits)
-    assert set(result) == {"accuracy", "f1", "matthews_correlation"}
+    assert set(result) == {"accuracy", "f1", "matthews_correlation",
+                           "majority_class_accuracy"}
     assert result["accuracy"] == pytest.approx(2 / 3)
+    assert result["majority_class_accuracy"] == pytest.approx(2 / 3)
     result = metrics.regression_metrics([1.0, 2.0, 3.0], [[1.0], [2.0], [4.0]])
     assert set(result) == {"pearson", "spearman", "mse"}
     assert result["spearman"] == pytest.approx(1.0)

@@ -122,7 +122,9 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     with pytest.raises(GPT1TrainingError, match=r"loss became nan at step 5; the last good checkpoint \(step 4\) is kept"):
         pretrain(config, callbacks=[_PoisonWeights(at=5)])
     assert not out.exists()
-    metadata = tmp_path / "model.partial" / "checkpoint" / "training_metadata.json"
-    assert json.loads(metadata.read_text())["epoch"] == 2  # 2 intervals of 2 steps
+    from keras_gpt1.training.checkpoints import completed_epochs
+
+    kept = completed_epochs(tmp_path / "model.partial" / "checkpoint")
+    assert kept[-1] == 2  # 2 intervals of 2 steps; the poisoned one never saved
     summary = pretrain(config)  # resumes from the good checkpoint
     assert summary["resumed_from_step"] == 4 and np.isfinite(summary["val_loss"])
