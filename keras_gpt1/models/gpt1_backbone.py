@@ -107,6 +107,13 @@ class GPT1Backbone(Backbone):
             dtype=dtype,
             name="token_embedding",
         )
+        policy = self.token_embedding.dtype_policy
+        if policy.compute_dtype != policy.variable_dtype:
+            # Mixed precision: the tied LM head (the largest matmul of a
+            # training step) in the compute dtype like every other matmul.
+            # Inside a model's call ReversibleEmbedding does not autocast
+            # and would run it in float32.
+            self.token_embedding.reverse_dtype = policy.compute_dtype
         self.position_embedding = PositionEmbedding(
             sequence_length=max_sequence_length,
             initializer=gpt1_kernel_initializer(),

@@ -67,7 +67,7 @@ class FinetuneConfig:
     epochs: int = paper.FINETUNE_EPOCHS
     max_steps: int = None
     batch_size: int = paper.FINETUNE_BATCH_SIZE
-    learning_rate: float = paper.FINETUNE_LEARNING_RATE
+    learning_rate: float = None  # None: paper.finetune_learning_rate(width)
     warmup_fraction: float = paper.FINETUNE_WARMUP_FRACTION
     weight_decay: float = paper.WEIGHT_DECAY
     clipnorm: float = paper.GLOBAL_CLIPNORM
@@ -209,6 +209,10 @@ def finetune(config):
             f"max_length must be in [1, {context}] (the context); got {max_length}"
         )
     data = read_task_data(config, tokenizer, max_length)
+    learning_rate_rule = config.learning_rate is None
+    if learning_rate_rule:
+        config = dataclasses.replace(
+            config, learning_rate=paper.finetune_learning_rate(backbone.hidden_dim))
 
     def build_task_model(backbone):
         return GPT1TaskModel(
@@ -266,6 +270,7 @@ def finetune(config):
         "lm_loss_weight": config.lm_loss_weight,
         "reinitialized": config.reinitialize,
         "learning_rate": config.learning_rate,
+        "learning_rate_source": "width rule" if learning_rate_rule else "given",
         "batch_size": config.batch_size,
         "warmup_steps": warmup_steps,
         "max_length": max_length,

@@ -80,3 +80,26 @@ def test_full_model_matches_numpy_reference():
         TINY_CONFIG["num_heads"],
     )
     np.testing.assert_allclose(np.asarray(lm(ids)), ref, atol=1e-4)
+
+
+
+
+def test_mixed_precision_runs_the_tied_lm_head_in_the_compute_dtype(tiny_backbone):
+    """Under mixed_bfloat16 the LM head is a bfloat16 matmul like every other
+    also inside a model's call (the fast path of the benchmark), within
+    bfloat16 rounding of float32; float32 models keep a float32 head."""
+    from keras.src.backend import AutocastScope  # what a mixed model's call opens
+
+    ids = random_ids(2, 10)
+    hidden = tiny_backbone(ids)
+    reference = np.asarray(tiny_backbone.token_embedding(hidden, reverse=True))
+    assert tiny_backbone.token_embedding.reverse_dtype is None
+    mixed = GPT1Backbone.from_config({**tiny_backbone.get_config(),
+                                      "dtype": "mixed_bfloat16"})
+    mixed.set_weights(tiny_backbone.get_weights())
+    with AutocastScope("bfloat16"):
+        logits = mixed.token_embedding(mixed(ids), reverse=True)
+    assert keras.backend.standardize_dtype(logits.dtype) == "bfloat16"
+    # bfloat16 keeps 8 bits of mantissa: logits within ~3% of the largest.
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(np.asarray(logits, "float32"), reference, atol=0.03 * scale)

@@ -129,3 +129,31 @@ def test_a_run_that_learned_nothing_says_so_in_one_line(capsys):
     learned = dict(stuck, val_accuracy=0.71)
     assert not note_when_nothing_was_learned(learned)
     assert capsys.readouterr().err == ""
+
+
+def test_default_learning_rate_is_the_papers_at_768_wide_and_larger_when_narrower():
+    from keras_gpt1.hyperparameters import finetune_learning_rate
+
+    assert finetune_learning_rate(768) == 6.25e-5
+    assert finetune_learning_rate(256) == pytest.approx(5.625e-4)  # the tiny preset
+    assert finetune_learning_rate(64) == 1e-3  # capped
+    assert finetune_learning_rate(1024) < 6.25e-5
+
+
+def test_finetune_without_a_learning_rate_uses_the_width_rule_and_says_so(
+    pretrained, sentiment, tmp_path
+):
+    from keras_gpt1.hyperparameters import finetune_learning_rate
+
+    backbone, _ = load_pretrained(pretrained)
+    summary = finetune(FinetuneConfig(model=pretrained, task="classification",
+                                      train=sentiment[0], output=str(tmp_path / "a"),
+                                      max_steps=1, batch_size=16, jit_compile=False,
+                                      verbose=0))
+    assert summary["learning_rate"] == finetune_learning_rate(backbone.hidden_dim)
+    assert summary["learning_rate_source"] == "width rule"
+    summary = finetune(FinetuneConfig(model=pretrained, task="classification",
+                                      train=sentiment[0], output=str(tmp_path / "b"),
+                                      max_steps=1, learning_rate=2e-5, batch_size=16,
+                                      jit_compile=False, verbose=0))
+    assert (summary["learning_rate"], summary["learning_rate_source"]) == (2e-5, "given")
