@@ -31,7 +31,7 @@ def training_flops_per_token(parameters, num_layers, hidden_dim, seq_len):
 
 
 def machine_description():
-    """CPU model, its bfloat16 / AMX flags, core count and library versions,
+    """CPU model, its bfloat16 / AMX flags, core count, load average and library versions,
     for the record beside each figure."""
     import os
 
@@ -52,5 +52,6 @@ def machine_description():
         except ImportError:
             pass
     return {"cpu": cpu, "cores": os.cpu_count(),
+            "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
             "bfloat16_flags": sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"}),
             "versions": versions}
