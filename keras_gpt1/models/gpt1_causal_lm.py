@@ -105,6 +105,15 @@ class GPT1CausalLM(keras_hub.models.CausalLM):
         # `training` by name: Keras passes it only to a `call` that names it.
         return super().call(backbone_inputs(inputs), training=training, mask=mask)
 
+    @classmethod
+    def from_config(cls, config):
+        # `.keras` files written before the keras-hub classes hold a
+        # `tokenizer` instead of a `preprocessor`.
+        if isinstance(config.get("tokenizer"), dict):
+            config = {**config,
+                      "tokenizer": keras.layers.deserialize(config["tokenizer"])}
+        return super().from_config(config)
+
     @property
     def tokenizer(self):
         """The preprocessor's tokenizer, or None."""

@@ -130,3 +130,22 @@ def test_compile_defaults_train_next_token_loss_and_perplexity(lm):
     logs = lm.evaluate(ids[:, :-1], ids[:, 1:], return_dict=True, verbose=0)
     assert set(logs) == {"loss", "perplexity"}
     np.testing.assert_allclose(logs["perplexity"], np.exp(logs["loss"]), rtol=1e-4)
+
+
+def test_a_causal_lm_saved_before_the_keras_hub_classes_loads_and_generates_as_then():
+    """`causal_lm_before_keras_hub.keras`: a tiny random GPT1CausalLM with a
+    trained byte-level BPE, written by keras-gpt1 at commit 47d1824 (its
+    config holds a `tokenizer`, not a `preprocessor`), with its logits for
+    [5, 17, 33, 2] and the greedy text it generated then."""
+    import os
+
+    from keras_gpt1.tokenizers import GPT1Tokenizer
+
+    data = os.path.join(os.path.dirname(__file__), "data")
+    lm = keras.saving.load_model(os.path.join(data, "causal_lm_before_keras_hub.keras"))
+    assert isinstance(lm, GPT1CausalLM) and isinstance(lm.tokenizer, GPT1Tokenizer)
+    logits = np.load(os.path.join(data, "causal_lm_before_keras_hub_logits.npy"),
+                     allow_pickle=False)
+    np.testing.assert_array_equal(np.asarray(lm(np.array([[5, 17, 33, 2]], "int32"))),
+                                  logits)
+    assert lm.generate("The cat", max_new_tokens=8) == "The cat" + " cat" * 8
