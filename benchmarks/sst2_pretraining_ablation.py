@@ -296,7 +296,7 @@ def report(context):
     print(run_table(rows, first=("seed",)))
     print("\n| fine-tuning | accuracy, mean ± sd | "
           + " | ".join(f"seed {s}" for s in REPORT_SEEDS) + " | F1 | MCC |")
-    print("| --- " * (5 + len(REPORT_SEEDS)) + "|")
+    print("| --- " * (4 + len(REPORT_SEEDS)) + "|")
     for arm, a in arms.items():
         print(f"| ({arm}) {a['name']} | {100 * a['mean_accuracy']:.1f} ± "
               f"{100 * a['sd_accuracy']:.1f} | "
