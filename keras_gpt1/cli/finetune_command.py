@@ -38,7 +38,7 @@ def add_arguments(p):
                    help="stop after this many updates")
     p.add_argument("--batch-size", type=flags.positive_int, default=32,
                    help="paper: 32")
-    p.add_argument("--learning-rate", type=flags.positive_float, default=None,
+    p.add_argument("--learning-rate", type=float, default=None,
                    help="peak learning rate (default: the paper's 6.25e-5 at "
                    "768 wide, x (768/width)^2 for narrower models, at most 1e-3; "
                    "the summary says which was used)")

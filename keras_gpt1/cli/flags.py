@@ -30,13 +30,6 @@ def positive_int(text):
     return value
 
 
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
-    return value
-
-
 def add_scale_flags(p):
     """--strategy and --precision (pretrain, finetune)."""
     from keras_gpt1.training.distribution import STRATEGIES
