@@ -1,296 +1,513 @@
-"""LiteRT KV-cache decoding vs Keras `generate`: speed, file size, accuracy.
+"""GPT-1 on LiteRT-LM: `.litertlm` file size, decode and prefill speed,
+against the project's Python LiteRT loop, Keras `generate` and this
+machine's memory bandwidth, in one run.
 
-For each model (the `tiny` and `gpt1` presets with random weights, and any
-trained model directory given with `--model`), exports the `prefill` /
-`decode` LiteRT file as float32, float16 and dynamic-range int8 and
-measures, on this machine's CPU:
+For each preset (random weights; `gpt1` by default: 12 layers, 768 wide,
+cache length 512, the GPT-1 tokenizer) the model is traced once and
+converted per quantization (`none` / `float16` / `int8`), and on this CPU:
 
-- file size;
-- prefill time (one `prefill` call of `--prompt-length` real tokens padded
-  to the exported prefill length) and decode ms/token (the `decode`
-  signature run from Python, KV cache in and out, greedy);
-- Keras `generate` ms/token (XLA, greedy, KV cache): the time of
-  `--new-tokens` new tokens minus the time of one, per extra token;
-- accuracy against the Keras model on held-out tokens (teacher-forced
-  through `decode`): the largest absolute logit error and the top-1
-  agreement of the next-token predictions.
+- the `.litertlm` file (what `keras-gpt1 export --format litertlm` writes:
+  `prefill_8/32/128` + `decode`, tokenizer, metadata): size against the
+  goals (int8 <= 120 MB, float16 <= 240 MB); LiteRT-LM (`litert_lm`
+  Python API, greedy) at each `--threads`: prefill tokens/s as the
+  runtime reports it (`BenchmarkInfo`) for a fixed prompt of exactly
+  `--prompt-tokens` tokens (LiteRT-LM runs the largest prefill signature
+  that fits in what is left of the prompt: 128 tokens are one `prefill_128`
+  call, 120 are three `prefill_32` and three `prefill_8`), and decode
+  ms/token as (time of `run_decode` for N tokens - time for 1) / (N - 1),
+  prefill excluded (the runtime's own decode figure beside it);
+- the project's Python loop (`LiteRTCausalLM`) on a `litert` bundle of
+  the same converted graph (the `prefill_128` signature named `prefill`):
+  one `prefill` call of the prompt, then N `decode` calls, KV cache in and
+  out from Python;
+- Keras `generate` (XLA, float32, greedy): (time for N - time for 1) /
+  (N - 1);
+- memory bandwidth (a numpy copy of `--bandwidth-mb`, read + written
+  bytes, best of 5, with 1 and 2 threads) and, per file, the weight bytes
+  the `decode` signature reads per token (every constant, a gathered table
+  one row) over that bandwidth: the time below which decode cannot go;
+  "+cache" adds one read of the float32 KV cache (decode attends over all
+  `max_length` slots, masked).
 
-With `--task-model DIR --task-data FILE`, a fine-tuned classifier's
-accuracy on FILE in Keras and in each LiteRT file (the `.tflite` run on
-token ids, tokenization and input transformations outside).
+Times are the best of `--repeats`. The raw result (command line, date,
+machine, load average) goes to `--output`.
 
-    python benchmarks/litert_decode.py [--models tiny gpt1] [--model DIR]
-        [--new-tokens 32] [--gpt1-new-tokens 8] [--threads N]
-        [--task-model DIR --task-data FILE] [--json]
+    python benchmarks/litert_decode.py [--models gpt1|tiny ...]
+        [--quantizations none float16 int8] [--threads 1 2] [--new-tokens 32]
+        [--prompt-tokens 128] [--repeats 3] [--loop-threads 1 2]
+        [--work-dir DIR] [--output benchmarks/results/litert_decode.json] [--json]
 """
 
 import argparse
+import datetime
 import json
 import os
-import shutil
-import statistics
+import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
+from benchmarks_timing import machine_description
 
 import keras_gpt1
 from keras_gpt1.export import LiteRTCausalLM
-from keras_gpt1.export.causal_lm_litert import DEFAULT_PREFILL_LENGTH
 from keras_gpt1.export.causal_lm_litert import CausalLMLiteRTModule
 from keras_gpt1.export.causal_lm_litert import causal_lm_litert_config
+from keras_gpt1.export.causal_lm_litertlm import FORMAT_VERSION
+from keras_gpt1.export.causal_lm_litertlm import LITERT_LM_MIN_VOCABULARY
+from keras_gpt1.export.causal_lm_litertlm import check_prefill_lengths
+from keras_gpt1.export.causal_lm_litertlm import executor_metadata
+from keras_gpt1.export.causal_lm_litertlm import llm_metadata
+from keras_gpt1.export.causal_lm_litertlm import prefill_signature
+from keras_gpt1.export.causal_lm_litertlm import write_litertlm
 from keras_gpt1.export.litert_bundle import write_bundle
 from keras_gpt1.export.litert_conversion import QUANTIZATIONS
 from keras_gpt1.export.litert_conversion import TracedModule
+from keras_gpt1.export.signatures import DECODE_SIGNATURE
+from keras_gpt1.export.signatures import PREFILL_SIGNATURE
 
-HELD_OUT_TEXT = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                             "tinyshakespeare", "input.txt")
-HELD_OUT_CHARS = 4000  # from the end of the file (the validation split's side)
-REPEATS = 3
-VARIANT_NAMES = {"none": "litert float32", "float16": "litert float16",
-                 "int8": "litert int8 (dynamic range)"}
+SHARED_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                           "shared", "data")
+GPT1_TOKENIZER_DIR = os.path.join(SHARED_DATA, "gpt1")
+CORPUS = os.path.join(SHARED_DATA, "tinyshakespeare", "input.txt")
+DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                              "litert_decode.json")
+SIZE_GOALS_MB = {"int8": 120, "float16": 240}
 MB = 1e6
+# The fixed prompt, cut or padded to `--prompt-tokens` tokens of the model's tokenizer.
+PROMPT_TEXT = (
+    "The harbour town woke slowly on the first cold morning of the year. "
+    "Fishermen carried their nets down to the boats, children ran along the "
+    "sea wall, and the baker opened his shutters to let out the smell of "
+    "bread. Above the roofs the gulls circled and called, waiting for the "
+    "first catch to come in. Nobody noticed the stranger who stepped off the "
+    "early coach with a small leather case and a letter addressed to the "
+    "keeper of the lighthouse. She asked the way twice, thanked each person "
+    "politely, and walked up the steep lane toward the cliffs where the wind "
+    "was strongest. By noon the whole town was talking about her, and by "
+    "evening three different stories were being told in the tavern about "
+    "who she was and why she had come, none of them true, all of them "
+    "better than the truth would turn out to be when the storm arrived and "
+    "the old lamp at the top of the tower failed for the first time in "
+    "forty years."
+)
 
 
-def preset_model(preset):
+# === Machine ===
+def machine():
+    """CPU, cores, library versions, load average and the LiteRT-LM version."""
+    from importlib import metadata
+
+    info = machine_description()
+    info.setdefault("load_average_1_5_15_min", [round(x, 2) for x in os.getloadavg()])
+    for package in ("litert-lm", "litert-lm-api", "ai-edge-litert"):
+        try:
+            info["versions"][package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return info
+
+
+def memory_bandwidth_gbs(threads, size_mb=512, repeats=5):
+    """GB/s of a numpy copy of `size_mb` split over `threads` threads
+    (numpy copies without the GIL), counting bytes read + written, best of
+    `repeats`."""
+    source = np.ones(int(size_mb * MB) // 8, "float64")
+    target = np.empty_like(source)
+    parts = np.array_split(np.arange(source.size), threads)
+    bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts]
+
+    def copy(lo, hi):
+        np.copyto(target[lo:hi], source[lo:hi])
+
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first run faults the pages in
+        workers = [threading.Thread(target=copy, args=b) for b in bounds]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        best = min(best, time.perf_counter() - start)
+    return 2 * source.nbytes / best / 1e9
+
+
+# === Model, tokenizer, prompt ===
+def preset_tokenizer(preset, work_dir):
+    """GPT-1's own tokenizer for `gpt1` (40,478 tokens + 3 specials) when
+    its files are there; else byte-level BPE trained on tinyshakespeare at
+    the preset's vocabulary size (the fixed prompt where that is missing)."""
+    from keras_gpt1.models.gpt1_presets import preset_config
+    from keras_gpt1.tokenizers.bpe_training import train_bpe
+    from keras_gpt1.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer
+
+    if preset == "gpt1" and os.path.isdir(GPT1_TOKENIZER_DIR):
+        return OpenAIGPTTokenizer.from_directory(GPT1_TOKENIZER_DIR)
+    corpus = CORPUS
+    if not os.path.isfile(corpus):
+        corpus = os.path.join(work_dir, "prompt.txt")
+        with open(corpus, "w", encoding="utf-8") as f:
+            f.write(PROMPT_TEXT)
+    return train_bpe([corpus], preset_config(preset)["vocabulary_size"])
+
+
+def preset_model(preset, work_dir):
+    """Random weights (seed 0), no dropout, the vocabulary of the tokenizer."""
     import keras
 
+    tokenizer = preset_tokenizer(preset, work_dir)
     keras.utils.set_random_seed(0)
-    backbone = keras_gpt1.GPT1Backbone.from_preset(preset, dropout=0.0)
-    return keras_gpt1.GPT1CausalLM(backbone)
+    backbone = keras_gpt1.GPT1Backbone.from_preset(
+        preset, dropout=0.0, vocabulary_size=tokenizer.vocabulary_size())
+    return keras_gpt1.GPT1CausalLM(backbone, tokenizer)
 
 
-def held_out_ids(model, length, seed=0):
-    """`length` ids of held-out text when the model has a tokenizer and the
-    text is there, else random ids."""
-    tokenizer = model.tokenizer
-    if tokenizer is not None and os.path.isfile(HELD_OUT_TEXT):
-        with open(HELD_OUT_TEXT, encoding="utf-8") as f:
-            text = f.read()[-HELD_OUT_CHARS:]
-        ids = np.asarray(tokenizer([text])[0], "int32")
-        if len(ids) >= length:
-            return ids[:length], "tinyshakespeare tail"
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, model.backbone.vocabulary_size, length).astype("int32"), \
-        "random ids"
+def fixed_prompt(tokenizer, num_tokens):
+    """`PROMPT_TEXT` cut or padded (with " .") to exactly `num_tokens`
+    tokens where the tokenizer allows -> (text, ids)."""
+    from keras_gpt1.tokenizers.token_ids import token_id_lists
+
+    def ids_of(text):
+        return np.asarray(token_id_lists(tokenizer, [text])[0], "int32")
+
+    words = PROMPT_TEXT.split()
+    text = words[0]
+    for count in range(2, len(words) + 1):
+        if len(ids_of(" ".join(words[:count]))) > num_tokens:
+            break
+        text = " ".join(words[:count])
+    while len(ids_of(text + " .")) <= num_tokens:
+        text += " ."
+    return text, ids_of(text)
 
 
-def best_of(fn, repeats=REPEATS):
+# === Files ===
+def decode_weight_bytes(tflite_bytes):
+    """Bytes of constants the `decode` signature reads per call: each
+    constant buffer in full, one row of a table only GATHERed -> (stored
+    bytes, bytes once float16 weights are dequantized to float32)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(tflite_bytes, 0)
+    index = next(model.SignatureDefs(i).SubgraphIndex()
+                 for i in range(model.SignatureDefsLength())
+                 if model.SignatureDefs(i).SignatureKey().decode() == DECODE_SIGNATURE)
+    graph = model.Subgraphs(index)
+    codes = [max(model.OperatorCodes(i).BuiltinCode(),
+                 model.OperatorCodes(i).DeprecatedBuiltinCode())
+             for i in range(model.OperatorCodesLength())]
+    reads = {}  # buffer -> (bytes, full read, float16)
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        for position, t in enumerate(op.InputsAsNumpy()):
+            if t < 0:
+                continue
+            tensor = graph.Tensors(int(t))
+            buffer = model.Buffers(tensor.Buffer())
+            size = max(buffer.DataLength(), buffer.Size())
+            if size == 0:
+                continue
+            gathered = codes[op.OpcodeIndex()] == schema.BuiltinOperator.GATHER \
+                and position == 0
+            rows = int(tensor.ShapeAsNumpy()[0]) if gathered else 1
+            _, full, _ = reads.get(tensor.Buffer(), (0, False, False))
+            reads[tensor.Buffer()] = (size if (full or not gathered) else size // rows,
+                                      full or not gathered,
+                                      tensor.Type() == schema.TensorType.FLOAT16)
+    stored = sum(size for size, _, _ in reads.values())
+    as_float32 = sum(2 * size if half else size for size, _, half in reads.values())
+    return stored, as_float32
+
+
+def rename_signature(tflite_bytes, old, new):
+    """`tflite_bytes` with signature `old` called `new`."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
+    for signature in model.signatureDefs:
+        if signature.signatureKey in (old, old.encode()):
+            signature.signatureKey = new
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def write_files(model, tflite_bytes, quantize, max_length, prefill_lengths, work_dir,
+                name):
+    """The `.litertlm` export writes (same sections and metadata) and a
+    `litert` bundle of the same graph -> (litertlm path, bundle .tflite)."""
+    from keras_gpt1.tokenizers.hf_tokenizer_json import tokenizer_json
+
+    tokenizer, backbone = model.tokenizer, model.backbone
+    litertlm = os.path.join(work_dir, f"{name}-{quantize}.litertlm")
+    write_litertlm(litertlm, tflite_bytes,
+                   tokenizer_json(tokenizer, LITERT_LM_MIN_VOCABULARY),
+                   llm_metadata(tokenizer, max_length),
+                   executor_metadata(backbone.num_layers),
+                   {"keras_gpt1_format_version": FORMAT_VERSION,
+                    "keras_gpt1_tokenizer_class": type(tokenizer).__name__,
+                    "keras_gpt1_vocabulary_size": backbone.vocabulary_size,
+                    "keras_gpt1_quantization": quantize})
+    longest = max(prefill_lengths)
+    module = CausalLMLiteRTModule(model, max_length, {PREFILL_SIGNATURE: longest})
+    bundle = os.path.join(work_dir, f"{name}-{quantize}-litert")
+    write_bundle(bundle, rename_signature(tflite_bytes, prefill_signature(longest),
+                                          PREFILL_SIGNATURE),
+                 tokenizer, causal_lm_litert_config(module, tokenizer, quantize))
+    return litertlm, os.path.join(bundle, "model.tflite")
+
+
+# === Timings ===
+def litertlm_session(engine, max_tokens):
+    import litert_lm
+
+    return engine.create_session(
+        apply_prompt_template=False, max_output_tokens=max_tokens,
+        sampler_config=litert_lm.SamplerConfig(top_k=1, top_p=1.0, temperature=1.0,
+                                               seed=0))
+
+
+def litertlm_run(engine, prompt, max_tokens):
+    """One greedy generation -> (prefill s, decode s, BenchmarkInfo)."""
+    session = litertlm_session(engine, max_tokens)
+    try:
+        start = time.perf_counter()
+        session.run_prefill([prompt])
+        prefilled = time.perf_counter()
+        session.run_decode()
+        decoded = time.perf_counter()
+        return prefilled - start, decoded - prefilled, session.get_benchmark_info()
+    finally:
+        session.close()
+
+
+def litertlm_timings(path, prompt, new_tokens, threads, repeats):
+    """LiteRT-LM on `path`: prefill tokens/s and decode ms/token."""
+    import litert_lm
+
+    litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)
+    start = time.perf_counter()
+    engine = litert_lm.Engine(path, backend=litert_lm.Backend.CPU(thread_count=threads),
+                              enable_benchmark=True, cache_dir=":nocache")
+    load_s = time.perf_counter() - start
+    try:
+        prompt_tokens = len(engine.tokenize(prompt))
+        litertlm_run(engine, prompt, 4)  # warm-up
+        ones = [litertlm_run(engine, prompt, 1) for _ in range(repeats)]
+        manys = [litertlm_run(engine, prompt, new_tokens) for _ in range(repeats)]
+    finally:
+        engine.close()
+    infos = [info for _, _, info in manys]
+    one = min(decode for _, decode, _ in ones)
+    many = min(decode for _, decode, _ in manys)
+    return {
+        "load_s": load_s, "prompt_tokens": prompt_tokens,
+        "prefill_tokens": infos[0].last_prefill_token_count,
+        "prefill_tokens_per_s": max(i.last_prefill_tokens_per_second for i in infos),
+        "prefill_tokens_per_s_wall": max(i.last_prefill_token_count / p
+                                         for p, _, i in manys),
+        "decode_ms_per_token": 1000 * (many - one) / (new_tokens - 1),
+        "decode_ms_per_token_runtime": min(1000 / i.last_decode_tokens_per_second
+                                           for i in infos),
+        "decoded_tokens": [i.last_decode_token_count for i in infos],
+        "time_to_first_token_s": min(i.time_to_first_token_in_second for i in infos),
+        "decode_s_1_token": [d for _, d, _ in ones],
+        "decode_s_n_tokens": [d for _, d, _ in manys],
+    }
+
+
+def best_time(fn, repeats):
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
+    return min(times)
 
 
-def keras_generate_ms_per_token(model, prompt, new_tokens):
+def python_loop_timings(tflite_path, prompt_ids, new_tokens, threads, repeats):
+    """`LiteRTCausalLM`: one `prefill` of the prompt, then `new_tokens`
+    greedy `decode` calls (KV cache in and out)."""
+    start = time.perf_counter()
+    runner = LiteRTCausalLM(tflite_path, num_threads=threads)
+    runner.prefill(prompt_ids)  # allocates and warms up
+    load_s = time.perf_counter() - start
+    prefill_s = best_time(lambda: runner.prefill(prompt_ids), repeats)
+    logits, cache = runner.prefill(prompt_ids)
+
+    def decode_loop():
+        step_cache, step_logits = cache, logits
+        for position in range(len(prompt_ids), len(prompt_ids) + new_tokens):
+            token = int(np.argmax(step_logits))
+            step_logits, step_cache = runner.decode(token, position, step_cache)
+
+    decode_s = best_time(decode_loop, repeats)
+    return {"load_s": load_s, "prompt_tokens": len(prompt_ids),
+            "prefill_tokens": len(prompt_ids),
+            "prefill_tokens_per_s": len(prompt_ids) / prefill_s,
+            "decode_ms_per_token": 1000 * decode_s / new_tokens}
+
+
+def keras_timings(model, prompt_ids, new_tokens, repeats):
+    """Keras `generate` (XLA, greedy, KV cache): (time for N - time for 1)
+    / (N - 1)."""
     def run(n):
-        return lambda: model.generate([prompt], max_new_tokens=n, stop_at_end=False)
+        return lambda: model.generate([prompt_ids], max_new_tokens=n, stop_at_end=False)
 
     for n in (1, new_tokens):
         run(n)()  # compile
-    one, _ = best_of(run(1))
-    many, _ = best_of(run(new_tokens))
-    return 1000 * (many - one) / (new_tokens - 1)
+    one = best_time(run(1), repeats)
+    many = best_time(run(new_tokens), repeats)
+    return {"prompt_tokens": len(prompt_ids),
+            "decode_ms_per_token": 1000 * (many - one) / (new_tokens - 1)}
 
 
-def teacher_forced_logits(runner, ids):
-    """Next-token logits after each of `ids`, one `decode` call per token."""
-    cache = runner.initial_cache()
-    rows = []
-    for position, token in enumerate(ids):
-        logits, cache = runner.decode(int(token), position, cache)
-        rows.append(logits)
-    return np.stack(rows)
-
-
-def litert_timings(runner, prompt, new_tokens):
-    prefill_best, _ = best_of(lambda: runner.prefill(prompt))
-    logits, cache = runner.prefill(prompt)
-
-    def decode_loop():
-        step_cache = cache
-        token, position = int(np.argmax(logits)), len(prompt)
-        for _ in range(new_tokens):
-            step_logits, step_cache = runner.decode(token, position, step_cache)
-            token, position = int(np.argmax(step_logits)), position + 1
-
-    decode_best, _ = best_of(decode_loop)
-    return 1000 * prefill_best, 1000 * decode_best / new_tokens
-
-
-def benchmark_model(name, model, new_tokens, prompt_length, accuracy_tokens, threads,
-                    work_dir):
+# === One model ===
+def benchmark_model(name, args, bandwidth, work_dir):
+    model = preset_model(name, work_dir)
     backbone = model.backbone
     max_length = backbone.max_sequence_length
-    prefill_length = min(DEFAULT_PREFILL_LENGTH, max_length)
-    ids, source = held_out_ids(model, max(prompt_length, accuracy_tokens))
-    prompt = ids[:prompt_length]
-    accuracy_ids = ids[:accuracy_tokens]
-    expected = np.asarray(model(accuracy_ids[None]))[0]
-
-    rows = [{
-        "model": name, "variant": "keras generate (XLA)",
-        "parameters": int(model.count_params()),
-        "size_mb": None, "prefill_ms": None,
-        "decode_ms_per_token": keras_generate_ms_per_token(model, prompt, new_tokens),
-        "max_logit_error": 0.0, "top1_agreement": 1.0,
-    }]
-    module = CausalLMLiteRTModule(model, max_length, prefill_length)
-    with TracedModule(module) as traced:  # traced once, converted 3 ways
-        for quantize in QUANTIZATIONS:
+    new_tokens = min(args.new_tokens, max_length // 4)
+    prompt, prompt_ids = fixed_prompt(
+        model.tokenizer, min(args.prompt_tokens, max_length - new_tokens - 2))
+    prefill_lengths = check_prefill_lengths(None, max_length)
+    module = CausalLMLiteRTModule(
+        model, max_length, {prefill_signature(n): n for n in prefill_lengths})
+    common = {"model": name, "parameters": int(backbone.count_params()),
+              "max_length": max_length, "new_tokens": new_tokens,
+              "vocabulary_size": backbone.vocabulary_size,
+              "tokenizer": type(model.tokenizer).__name__,
+              "kv_cache_mb": 2 * backbone.num_layers * max_length * backbone.hidden_dim
+              * 4 / MB}
+    rows, float32_weights = [], None
+    start = time.perf_counter()
+    with TracedModule(module) as traced:
+        trace_s = time.perf_counter() - start
+        for quantize in args.quantizations:
             start = time.perf_counter()
-            tflite = traced.convert(quantize)
+            tflite = traced.convert(quantize,
+                                    tied_vocabulary_size=backbone.vocabulary_size)
             convert_s = time.perf_counter() - start
-            bundle = os.path.join(work_dir, f"{name}-{quantize}")
-            config = causal_lm_litert_config(module, model.tokenizer, quantize)
-            write_bundle(bundle, tflite, model.tokenizer, config)
+            stored, as_float32 = decode_weight_bytes(tflite)
+            if quantize == "none":
+                float32_weights = stored
+            litertlm, bundle = write_files(model, tflite, quantize, max_length,
+                                           prefill_lengths, work_dir, name)
             del tflite
-            runner = LiteRTCausalLM(os.path.join(bundle, "model.tflite"),
-                                    num_threads=threads)
-            prefill_ms, decode_ms = litert_timings(runner, prompt, new_tokens)
-            got = teacher_forced_logits(runner, accuracy_ids)
-            rows.append({
-                "model": name, "variant": VARIANT_NAMES[quantize],
-                "parameters": int(model.count_params()),
-                "size_mb": os.path.getsize(os.path.join(bundle, "model.tflite")) / MB,
-                "prefill_ms": prefill_ms, "decode_ms_per_token": decode_ms,
-                "max_logit_error": float(np.abs(got - expected).max()),
-                "top1_agreement": float(np.mean(got.argmax(-1) == expected.argmax(-1))),
-                "convert_s": convert_s,
-            })
-            del runner
-            shutil.rmtree(bundle, ignore_errors=True)
+            file = {"quantization": quantize, "size_mb": os.path.getsize(litertlm) / MB,
+                    "size_goal_mb": SIZE_GOALS_MB.get(quantize),
+                    "tflite_mb": os.path.getsize(bundle) / MB,
+                    "weight_mb_per_token": stored / MB,
+                    "weight_mb_per_token_float32": as_float32 / MB,
+                    "convert_s": convert_s, "trace_s": trace_s, **common}
+            for threads in args.threads:
+                print(f"# {name} {quantize}: LiteRT-LM, {threads} thread(s)",
+                      flush=True)
+                rows.append({**file, "runtime": "litert-lm", "threads": threads,
+                             **litertlm_timings(litertlm, prompt, new_tokens, threads,
+                                                args.repeats)})
+            for threads in args.loop_threads:
+                print(f"# {name} {quantize}: Python loop, {threads} thread(s)",
+                      flush=True)
+                rows.append({**file, "runtime": "python loop (LiteRTCausalLM)",
+                             "threads": threads, "size_mb": file["tflite_mb"],
+                             "size_goal_mb": None,
+                             **python_loop_timings(bundle, prompt_ids, new_tokens,
+                                                   threads, args.repeats)})
+            if not args.work_dir:
+                os.remove(litertlm)
+    print(f"# {name}: Keras generate", flush=True)
+    weights = float32_weights or 4 * backbone.count_params()
+    rows.append({**common, "runtime": "keras generate (XLA)", "quantization": "float32",
+                 "threads": os.cpu_count(), "size_mb": None, "size_goal_mb": None,
+                 "weight_mb_per_token": weights / MB,
+                 **keras_timings(model, prompt_ids, new_tokens, args.repeats)})
     for row in rows:
-        row.update(prompt_tokens=len(prompt), prefill_length=prefill_length,
-                   new_tokens=new_tokens, max_length=max_length,
-                   accuracy_tokens=len(accuracy_ids), held_out=source)
+        gbs = bandwidth[min(row["threads"], max(bandwidth))]
+        row["bandwidth_gbs"] = gbs
+        row["bound_ms_per_token"] = row["weight_mb_per_token"] * MB / (gbs * 1e9) * 1000
+        row["decode_over_bound"] = (row["decode_ms_per_token"]
+                                    / row["bound_ms_per_token"])
+        row["bound_with_cache_ms_per_token"] = (
+            (row["weight_mb_per_token"] + row["kv_cache_mb"]) * MB / (gbs * 1e9) * 1000)
+        row["prompt"] = prompt
     return rows
 
 
-TASK_BATCH_SIZE = 32
-
-
-def benchmark_task(model_dir, data_file, threads, work_dir):
-    """Accuracy of a fine-tuned classifier on `data_file`: Keras, then each
-    LiteRT quantization; plus agreement with Keras's predictions."""
-    from keras_gpt1.data.task_labels import encode_labels
-    from keras_gpt1.export import LiteRTTaskModel
-    from keras_gpt1.export import export_litert
-    from keras_gpt1.training import metrics
-    from keras_gpt1.training.task_evaluation import load_task_model
-    from keras_gpt1.training.task_evaluation import predict_task_model
-    from keras_gpt1.training.task_evaluation import read_for_model
-
-    model = load_task_model(model_dir)
-    table = read_for_model(model, data_file)
-    labels = encode_labels(table, model.label_kind, model.label_names)
-    name = os.path.basename(os.path.normpath(model_dir))
-    expected = np.array([[p["probabilities"][n] for n in model.label_names]
-                         for p in predict_task_model(model, table)])
-    rows = [{"model": name, "variant": "keras", "examples": len(table),
-             "accuracy": metrics.accuracy(labels, expected.argmax(-1)),
-             "agreement": 1.0, "max_probability_error": 0.0, "size_mb": None}]
-    for quantize in QUANTIZATIONS:
-        bundle = os.path.join(work_dir, f"{name}-{quantize}")
-        path = export_litert(model, bundle, quantize=quantize)["path"]
-        runner = LiteRTTaskModel(path, num_threads=threads)
-        got = np.concatenate([
-            runner.run([column[i:i + TASK_BATCH_SIZE] for column in table.texts])[
-                "probabilities"]
-            for i in range(0, len(table), TASK_BATCH_SIZE)
-        ])
-        rows.append({
-            "model": name, "variant": VARIANT_NAMES[quantize], "examples": len(table),
-            "accuracy": metrics.accuracy(labels, got.argmax(-1)),
-            "agreement": float(np.mean(got.argmax(-1) == expected.argmax(-1))),
-            "max_probability_error": float(np.abs(got - expected).max()),
-            "size_mb": os.path.getsize(path) / MB,
-        })
-        shutil.rmtree(bundle, ignore_errors=True)
-    return rows
-
-
-def print_task_table(rows):
-    header = ("task model", "variant", "size MB", "accuracy", "agrees with keras",
-              "max |dprob|")
-    lines = [header] + [
-        (r["model"], r["variant"], _cell(r["size_mb"], ".1f"), f"{r['accuracy']:.4f}",
-         f"{r['agreement']:.4f}", f"{r['max_probability_error']:.2e}") for r in rows]
-    _print_lines(lines)
-
-
+# === Output ===
 def _cell(value, fmt):
     return "-" if value is None else format(value, fmt)
 
 
 def print_table(rows):
-    header = ("model", "variant", "size MB", "prefill ms", "decode ms/tok",
-              "max |dlogit|", "top-1 agree")
+    header = ("model", "runtime", "quant", "threads", "file MB", "goal MB",
+              "prefill tok/s", "decode ms/tok", "runtime's ms/tok", "weights MB/tok",
+              "bound ms/tok", "x bound", "+cache bound ms/tok")
     lines = [header]
     for r in rows:
-        lines.append((r["model"], r["variant"], _cell(r["size_mb"], ".1f"),
-                      _cell(r["prefill_ms"], ".1f"), _cell(r["decode_ms_per_token"], ".2f"),
-                      _cell(r["max_logit_error"], ".2e"), _cell(r["top1_agreement"], ".3f")))
-    _print_lines(lines)
-
-
-def _print_lines(lines):
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(lines[0]))]
-    for i, line in enumerate(lines):
-        print(" | ".join(str(c).ljust(w) for c, w in zip(line, widths)))
-        if i == 0:
-            print("-+-".join("-" * w for w in widths))
+        lines.append((r["model"], r["runtime"], r["quantization"], r["threads"],
+                      _cell(r["size_mb"], ".1f"), _cell(r["size_goal_mb"], "d"),
+                      _cell(r.get("prefill_tokens_per_s"), ".0f"),
+                      _cell(r["decode_ms_per_token"], ".2f"),
+                      _cell(r.get("decode_ms_per_token_runtime"), ".2f"),
+                      _cell(r["weight_mb_per_token"], ".1f"),
+                      _cell(r["bound_ms_per_token"], ".2f"),
+                      _cell(r["decode_over_bound"], ".1f"),
+                      _cell(r["bound_with_cache_ms_per_token"], ".2f")))
+    print("| " + " | ".join(lines[0]) + " |")
+    rule = (" --- " if i < 3 else " ---: " for i in range(len(header)))
+    print("|" + "|".join(rule) + "|")
+    for line in lines[1:]:
+        print("| " + " | ".join(str(c) for c in line) + " |")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=["tiny", "gpt1"],
+    summary = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(description=summary)
+    parser.add_argument("--models", nargs="+", default=["gpt1"],
                         choices=sorted(keras_gpt1.GPT1Backbone.presets),
                         help="presets to build with random weights")
-    parser.add_argument("--model", action="append", default=[], metavar="DIR",
-                        help="a trained model directory (repeatable)")
+    parser.add_argument("--quantizations", nargs="+", default=list(QUANTIZATIONS),
+                        choices=QUANTIZATIONS)
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2],
+                        help="LiteRT-LM CPU threads")
+    parser.add_argument("--loop-threads", nargs="*", type=int, default=[1, 2],
+                        help="Python-loop interpreter threads (none: skip the loop)")
     parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--gpt1-new-tokens", type=int, default=8,
-                        help="new tokens for the full-size preset (slow on CPU)")
-    parser.add_argument("--prompt-length", type=int, default=32)
-    parser.add_argument("--accuracy-tokens", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--task-model", metavar="DIR",
-                        help="a fine-tuned classifier (keras-gpt1 finetune output)")
-    parser.add_argument("--task-data", metavar="FILE",
-                        help="labelled file the task model is scored on")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--prompt-tokens", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bandwidth-mb", type=int, default=512)
+    parser.add_argument("--work-dir", help="keep the exported files here")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="raw JSON result")
+    parser.add_argument("--json", action="store_true", help="also print the JSON")
     args = parser.parse_args(argv)
-    if bool(args.task_model) != bool(args.task_data):
-        parser.error("--task-model and --task-data go together")
 
-    from keras_gpt1 import artifacts
-
-    models = [(p, lambda p=p: preset_model(p)) for p in args.models]
-    models += [(os.path.basename(os.path.normpath(d)), lambda d=d: artifacts.load_model(d))
-               for d in args.model]
+    started = datetime.datetime.now(datetime.timezone.utc)
+    result = {"command": " ".join(["python", "benchmarks/litert_decode.py",
+                                   *(sys.argv[1:] if argv is None else argv)]),
+              "date": started.isoformat(timespec="seconds"), "machine": machine()}
+    bandwidth = {n: memory_bandwidth_gbs(n, args.bandwidth_mb) for n in (1, 2)}
+    result["bandwidth_gbs"] = bandwidth
+    print(f"# {result['machine']['cpu']}, {result['machine']['cores']} cores, load "
+          f"{result['machine']['load_average_1_5_15_min']}; copy bandwidth "
+          + ", ".join(f"{n} thread(s) {v:.1f} GB/s" for n, v in bandwidth.items()),
+          flush=True)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="litert-bench-") as work_dir:
-        for name, build in models:
-            model = build()
-            new_tokens = args.gpt1_new_tokens if name == "gpt1" else args.new_tokens
-            rows += benchmark_model(name, model, new_tokens, args.prompt_length,
-                                    args.accuracy_tokens, args.threads, work_dir)
-            del model
-        task_rows = []
-        if args.task_model:
-            task_rows = benchmark_task(args.task_model, args.task_data, args.threads,
-                                       work_dir)
-    if rows:
-        print_table(rows)
-    if task_rows:
-        print()
-        print_task_table(task_rows)
+    if args.work_dir:
+        os.makedirs(args.work_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="litert-bench-") as tmp:
+        for name in args.models:
+            rows += benchmark_model(name, args, bandwidth, args.work_dir or tmp)
+    result["rows"] = rows
+    result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["wall_s"] = (datetime.datetime.now(datetime.timezone.utc)
+                        - started).total_seconds()
+    print_table(rows)
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
     if args.json:
-        print(json.dumps({"rows": rows, "task_rows": task_rows, "threads": args.threads},
-                         sort_keys=True))
+        print(json.dumps(result, sort_keys=True))
     return 0
 
 
