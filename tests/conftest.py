@@ -1,6 +1,7 @@
 """Shared fixtures: tiny configs, a tiny trained tokenizer, round-trip check."""
 
 import os
+import socket
 
 import keras
 import numpy as np
@@ -75,3 +76,14 @@ def assert_keras_round_trip(obj, inputs, tmp_path, atol=0.0):
     got = keras.ops.convert_to_numpy(loaded(inputs))
     np.testing.assert_allclose(got, expected, atol=atol, rtol=0)
     return loaded
+
+
+def free_ports(n):
+    """`n` TCP ports free on 127.0.0.1 now (for a local multi-worker cluster)."""
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

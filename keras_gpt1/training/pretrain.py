@@ -179,7 +179,7 @@ def pretrain(config, callbacks=None):
     )
     steps_per_epoch = min(config.checkpoint_every, config.max_steps)
     completed_epochs = checkpoints.resume_epoch(run.strategy, os.path.join(work, BACKUP_DIR))
-    resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
+    resumed_from_step = _resumed_from_step(config, steps_per_epoch, completed_epochs)
 
     held_out = distribution.whole_batches(run.strategy, held_out, config.batch_size)
 
@@ -211,11 +211,16 @@ def pretrain(config, callbacks=None):
                             steps_per_epoch, completed_epochs, callbacks)
 
 
+def _resumed_from_step(config, steps_per_epoch, completed_epochs):
+    """The optimizer step a run resumed after `completed_epochs` starts at."""
+    return min(completed_epochs * steps_per_epoch, config.max_steps)
+
+
 def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
                      steps_per_epoch, completed_epochs, callbacks):
     backup_dir = os.path.join(work, BACKUP_DIR)
     epochs = math.ceil(config.max_steps / steps_per_epoch)
-    resumed_from_step = min(completed_epochs * steps_per_epoch, config.max_steps)
+    resumed_from_step = _resumed_from_step(config, steps_per_epoch, completed_epochs)
 
     run_config_path = os.path.join(work, RUN_CONFIG_FILE)
     state_path = os.path.join(work, "initial_validation.json")

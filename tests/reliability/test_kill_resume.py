@@ -10,13 +10,13 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from conftest import free_ports
 
 from keras_gpt1.training.checkpoints import completed_epochs
 
@@ -86,19 +86,9 @@ def test_sigkill_then_rerun_ends_with_the_uninterrupted_weights(path, corpus_fil
                                       f"first checkpoint (seed {seed})")
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _workers(tmp_path, name):
     """Two worker processes of one cluster on 127.0.0.1."""
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     procs = []
     for index in range(2):
         env = {**os.environ, "TF_CONFIG": json.dumps(

@@ -9,12 +9,12 @@ the step there), on in the one-device run.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import free_ports
 
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.training import distribution
@@ -114,19 +114,9 @@ def test_mirrored_run_killed_and_rerun_ends_with_the_uninterrupted_weights(runs)
     assert _max_difference(_weights(runs / "resumed.npz"), _weights(runs / "straight.npz")) == 0.0
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_workers_agree_and_only_the_chief_writes(runs, one_device):
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     procs = [
         _run_worker(runs, "cluster", "--strategy", "multi_worker", wait=False,
                     env={"TF_CONFIG": json.dumps({"cluster": cluster,
