@@ -166,7 +166,7 @@ def preset_model(preset, work_dir):
 def fixed_prompt(tokenizer, num_tokens):
     """`PROMPT_TEXT` cut or padded (with " .") to exactly `num_tokens`
     tokens where the tokenizer allows -> (text, ids)."""
-    from keras_gpt1.tokenizers.token_ids import token_id_lists
+    from keras_gpt1.token_ids import token_id_lists
 
     def ids_of(text):
         return np.asarray(token_id_lists(tokenizer, [text])[0], "int32")

@@ -36,7 +36,7 @@ from keras_gpt1.export.causal_lm_litert import causal_lm_litert_config
 from keras_gpt1.export.litert_bundle import write_bundle
 from keras_gpt1.export.litert_conversion import TracedModule
 from keras_gpt1.export.signatures import PREFILL_SIGNATURE
-from keras_gpt1.tokenizers.token_ids import token_id_lists
+from keras_gpt1.token_ids import token_id_lists
 
 VARIANTS = {  # name -> (quantization, store the tied embedding once)
     "float32": ("none", True),

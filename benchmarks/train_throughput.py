@@ -76,10 +76,10 @@ def keras_step(implementation, dims, precision, xla):
     x, y = token_batch(dims["vocabulary_size"])
     common = dict(max_sequence_length=SEQ, dropout=DROPOUT, dtype=precision, **dims)
     if implementation == OURS:
-        from keras_gpt1.training.optimizer import make_optimizer
+        from keras_gpt1.optimizers import make_optimizer
 
         model = keras_gpt1.GPT1CausalLM(keras_gpt1.GPT1Backbone(**common))
-        optimizer = make_optimizer(model, LEARNING_RATE, WEIGHT_DECAY, CLIPNORM)
+        optimizer = make_optimizer(LEARNING_RATE, WEIGHT_DECAY, CLIPNORM)
     else:
         backbone = keras_hub.models.GPT2Backbone(**common)
         model = keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)

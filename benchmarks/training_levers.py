@@ -37,7 +37,7 @@ from train_throughput import auto_path
 from train_throughput import token_batch
 
 import keras_gpt1
-from keras_gpt1.training.optimizer import make_optimizer
+from keras_gpt1.optimizers import make_optimizer
 
 DEFAULT = "default path"
 LEVERS = {
@@ -55,7 +55,7 @@ def step(dims, precision, xla, float32_head=False, fused=True, dropout=DROPOUT):
     if float32_head:
         backbone.token_embedding.reverse_dtype = None
     model = keras_gpt1.GPT1CausalLM(backbone)
-    optimizer = make_optimizer(model, LEARNING_RATE, WEIGHT_DECAY, CLIPNORM)
+    optimizer = make_optimizer(LEARNING_RATE, WEIGHT_DECAY, CLIPNORM)
     optimizer.fused = fused
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -1,37 +1,64 @@
-"""keras-gpt1: GPT-1 (Radford et al., 2018) in Keras 3."""
+"""keras-gpt1: GPT-1 (Radford et al., 2018) in Keras 3.
 
-from keras_gpt1._native_logs import quiet_native_logs
+`import keras_gpt1` loads nothing heavy (the CLI parses its flags in a
+fraction of a second). The first use of a name below (`keras_gpt1.GPT1CausalLM`,
+`from keras_gpt1 import GPT1Tokenizer`) imports Keras, and TensorFlow where
+it is the backend or the name needs it, with TensorFlow's start-up log lines
+hidden, and registers every keras-gpt1 class with Keras, so that
+`keras.saving.load_model` finds them. The models need no TensorFlow (JAX or
+PyTorch backends); the in-graph tokenizers, tf.data pipelines, strategies
+and exporters do.
+"""
 
-with quiet_native_logs():
-    import keras  # noqa: F401
-    import keras_hub  # noqa: F401
-    import tensorflow
-    import tensorflow_text  # noqa: F401
-
-    # Device discovery logs (e.g. "failed call to cuInit") happen here too.
-    tensorflow.config.list_physical_devices()
-
-from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.layers import CausalSelfAttention
-from keras_gpt1.layers import GPT1DecoderBlock
-from keras_gpt1.models import GPT1Backbone
-from keras_gpt1.models import GPT1CausalLM
-from keras_gpt1.models import GPT1CausalLMPreprocessor
-from keras_gpt1.models import GPT1TaskModel
-from keras_gpt1.tokenizers import GPT1Tokenizer
-
-# Registers the optimizer and schedules that a saved compile config names.
-from keras_gpt1.training import optimizer as _optimizer  # noqa: F401
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CausalSelfAttention",
-    "GPT1Backbone",
-    "GPT1CausalLM",
-    "GPT1CausalLMPreprocessor",
-    "GPT1DecoderBlock",
-    "GPT1InputError",
-    "GPT1TaskModel",
-    "GPT1Tokenizer",
-]
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "CausalSelfAttention": "keras_gpt1.layers",
+    "GPT1Backbone": "keras_gpt1.models",
+    "GPT1CausalLM": "keras_gpt1.models",
+    "GPT1CausalLMPreprocessor": "keras_gpt1.models",
+    "GPT1DecoderBlock": "keras_gpt1.layers",
+    "GPT1InputError": "keras_gpt1.errors",
+    "GPT1TaskModel": "keras_gpt1.models",
+    "GPT1Tokenizer": "keras_gpt1.tokenizers",
+    "OpenAIGPTTokenizer": "keras_gpt1.tokenizers",
+}
+# What registers keras-gpt1's classes with Keras; the tokenizers only where
+# TensorFlow Text can be imported.
+_REGISTERING = ("keras_gpt1.models", "keras_gpt1.optimizers")
+_REGISTERING_WITH_TENSORFLOW = ("keras_gpt1.tokenizers",)
+
+__all__ = sorted(_EXPORTS)
+
+
+def register_classes():
+    """Import every module that registers a keras-gpt1 class with Keras
+    (what `keras.saving.load_model` of a keras-gpt1 file needs)."""
+    from keras_gpt1._native_logs import quiet_native_logs
+
+    with quiet_native_logs():
+        for module in _REGISTERING:
+            importlib.import_module(module)
+        for module in _REGISTERING_WITH_TENSORFLOW:
+            try:
+                importlib.import_module(module)
+            except ImportError as e:
+                if e.name not in ("tensorflow", "tensorflow_text"):
+                    raise
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'keras_gpt1' has no attribute {name!r}")
+    if _EXPORTS[name] != "keras_gpt1.errors":
+        register_classes()
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_EXPORTS))

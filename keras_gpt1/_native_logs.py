@@ -1,14 +1,22 @@
-"""Hide the C++ log lines TensorFlow prints while it loads.
+"""Hide the C++ log lines TensorFlow prints while it loads, without hiding
+a failure.
 
 TensorFlow 2.21 writes several lines to file descriptor 2 on import (no
 CUDA driver, oneDNN notes) before `TF_CPP_MIN_LOG_LEVEL` takes effect,
-which would break the CLI's "one line on stderr" contract. Set
-`KERAS_GPT1_SHOW_NATIVE_LOGS=1` to see them.
+which would break the CLI's "one line on stderr" contract. Within
+`quiet_native_logs()` descriptor 2 goes to a temporary file instead: if
+the block raises, what was captured is written to stderr first; if the
+process crashes (a native fault), Python's `faulthandler` reports it and
+the Python stack on the real stderr, and the captured lines stay in
+`keras-gpt1-native-*.log` in the temporary directory. Set
+`KERAS_GPT1_SHOW_NATIVE_LOGS=1` to see everything as it comes.
 """
 
 import contextlib
+import faulthandler
 import os
 import sys
+import tempfile
 
 
 @contextlib.contextmanager
@@ -23,11 +31,24 @@ def quiet_native_logs():
     except (OSError, ValueError):  # no real fd 2 (some notebooks)
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    fd, log_path = tempfile.mkstemp(prefix="keras-gpt1-native-", suffix=".log")
+    real_stderr = os.fdopen(os.dup(saved), "w")
+    was_enabled = faulthandler.is_enabled()
+    faulthandler.enable(file=real_stderr)
+    os.dup2(fd, 2)
+    failed = True
     try:
         yield
+        failed = False
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-        os.close(devnull)
+        os.close(fd)
+        faulthandler.disable()
+        if was_enabled:
+            faulthandler.enable()
+        real_stderr.close()
+        if failed:
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                sys.stderr.write(f.read())
+        os.remove(log_path)

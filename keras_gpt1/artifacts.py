@@ -19,8 +19,6 @@ import shutil
 import tempfile
 import zipfile
 
-import keras
-
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.errors import first_line
 
@@ -45,8 +43,11 @@ def load_model(path, compile=False):
     whose weights do not fit its config (another version's file), one that
     `safe_mode` refuses. Any other error is a bug and keeps its traceback.
     """
-    import keras_gpt1  # noqa: F401  (registers the layers)
+    import keras
 
+    import keras_gpt1
+
+    keras_gpt1.register_classes()
     path = os.fspath(path)
     file = model_path(path)
     if not os.path.exists(path):

@@ -216,7 +216,7 @@ def finetune_step(output, pretrained, epochs, jit_compile, verbose, report):
 def attention_picture(model, path):
     """Head 0 of the last block over the demo prompt: scores, mask, softmax."""
     from keras_gpt1 import plots
-    from keras_gpt1.tokenizers.token_ids import token_id_lists
+    from keras_gpt1.token_ids import token_id_lists
 
     ids = token_id_lists(model.tokenizer, [DEMO_PROMPT + " is used to iterate"])[0]
     layer = model.backbone.num_layers - 1
@@ -228,21 +228,34 @@ def attention_picture(model, path):
 
 def export_step(output, model, keras_sample, report):
     """Export the language model to LiteRT (KV-cache prefill/decode) and
-    check that it continues the prompt exactly as Keras did."""
+    check that it continues the prompt as Keras did: the same text, or
+    different only where Keras's top two tokens are a float-rounding tie
+    (a model trained a few steps has near-uniform logits)."""
     from keras_gpt1.export import LiteRTCausalLM
     from keras_gpt1.export import export_litert
+    from keras_gpt1.export.litert_runtime import greedy_agreement
 
     bundle = os.path.join(output, "litert")
     report(f"[4/4] exporting the language model to LiteRT: {bundle}")
     exported = export_litert(model, bundle)
     tflite = exported["path"]
-    litert_sample = LiteRTCausalLM(tflite).generate(
-        DEMO_PROMPT, max_new_tokens=DEMO_NEW_TOKENS
-    )
+    runner = LiteRTCausalLM(tflite)
+    litert_sample = runner.generate(DEMO_PROMPT, max_new_tokens=DEMO_NEW_TOKENS)
     same = litert_sample == keras_sample
+    agreement = greedy_agreement(runner, model, runner.tokenize(DEMO_PROMPT),
+                                 DEMO_NEW_TOKENS)
+    if same:
+        verdict = "equals the Keras one"
+    elif agreement["agrees"]:
+        verdict = "differs from the Keras one only at float-rounding ties"
+    else:
+        verdict = "DIFFERS FROM the Keras one"
     report(
-        f"LiteRT greedy sample {'equals' if same else 'DIFFERS FROM'} the Keras "
-        f"one ({os.path.getsize(tflite) / 1e6:.1f} MB float32 file)"
+        f"LiteRT greedy sample {verdict} (logits within "
+        f"{agreement['max_logit_difference']:.1e}; "
+        f"{os.path.getsize(tflite) / 1e6:.1f} MB float32 file)"
     )
     return {"litert_model": os.path.abspath(tflite), "litert_sample_equals_keras": same,
+            "litert_agrees_with_keras": same or agreement["agrees"],
+            "litert_max_logit_difference": agreement["max_logit_difference"],
             "litert_bytes": os.path.getsize(tflite)}

@@ -9,6 +9,8 @@ LAYER_NORM_EPSILON = 1e-5
 # Unsupervised pre-training.
 PRETRAIN_LEARNING_RATE = 2.5e-4
 PRETRAIN_WARMUP_STEPS = 2000
+# ... and at most this fraction of a shorter run (so that it also decays).
+PRETRAIN_MAX_WARMUP_FRACTION = 0.1
 WEIGHT_DECAY = 0.01  # decoupled, on weight matrices only
 GLOBAL_CLIPNORM = 1.0
 

@@ -9,9 +9,9 @@ tokenizer files and `litert_config.json`; `--format litertlm` writes one
 (causal LMs).
 """
 
+from keras_gpt1.choices import EXPORT_FORMATS as FORMATS
+from keras_gpt1.choices import QUANTIZATIONS
 from keras_gpt1.cli import flags
-from keras_gpt1.export.litert_conversion import QUANTIZATIONS
-from keras_gpt1.export.model_export import FORMATS
 
 
 def add_arguments(p):

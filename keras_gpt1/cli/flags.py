@@ -32,8 +32,8 @@ def positive_int(text):
 
 def add_scale_flags(p):
     """--strategy and --precision (pretrain, finetune)."""
-    from keras_gpt1.training.distribution import STRATEGIES
-    from keras_gpt1.training.precision import PRECISIONS
+    from keras_gpt1.choices import PRECISIONS
+    from keras_gpt1.choices import STRATEGIES
 
     p.add_argument("--strategy", default="auto", choices=STRATEGIES,
                    help="tf.distribute strategy (default auto: multi_worker when "

@@ -2,8 +2,8 @@
 
 import argparse
 
+from keras_gpt1.choices import SAMPLERS
 from keras_gpt1.cli import flags
-from keras_gpt1.models.gpt1_causal_lm import SAMPLERS
 
 
 def utf8_text(text):

@@ -2,8 +2,11 @@
 
 Contract: every command takes `--json`, which makes the last line of
 stdout one JSON object with its results. Bad input exits with status 2,
-training that cannot go on (a NaN loss) with status 3, each with one line
-on stderr and no traceback.
+training that cannot go on (a NaN loss) with status 3, Ctrl-C with 130,
+each with one line on stderr and no traceback.
+
+Parsing flags imports no Keras or TensorFlow (`--help` and a bad flag
+answer at once); a command loads them when it runs.
 """
 
 import argparse
@@ -28,6 +31,7 @@ COMMANDS = {
 PROGRAM = "keras-gpt1"
 EXIT_BAD_INPUT = 2
 EXIT_TRAINING_FAILED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,21 +61,34 @@ def build_parser():
     return parser
 
 
+def _load_backend():
+    """Import Keras (and its backend) with TensorFlow's start-up lines
+    hidden: every command uses them."""
+    from keras_gpt1._native_logs import quiet_native_logs
+
+    with quiet_native_logs():
+        import keras  # noqa: F401
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
     from keras_gpt1.errors import GPT1InputError
     from keras_gpt1.errors import GPT1TrainingError
     from keras_gpt1.errors import first_line
 
     try:
+        _load_backend()
         result = args._module.run(args)
     except GPT1InputError as e:
         _fail(first_line(e))
     except GPT1TrainingError as e:
         _fail(first_line(e), EXIT_TRAINING_FAILED)
     except KeyboardInterrupt:
-        _fail("interrupted")
+        _fail("interrupted", EXIT_INTERRUPTED)
     if args.json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     return 0

@@ -35,7 +35,7 @@ def read_lines(path):
 
 def tokenize_lines(tokenizer, lines):
     """Lists of ids, one per line."""
-    from keras_gpt1.tokenizers.token_ids import token_id_lists
+    from keras_gpt1.token_ids import token_id_lists
 
     ids = []
     for start in range(0, len(lines), BATCH_LINES):

@@ -12,8 +12,6 @@ and `keras-gpt1 convert --hf-dir dir` give the same model.
 
 import os
 
-from keras_hub.src.utils import preset_utils
-
 from keras_gpt1.convert.hf_checkpoint import CONFIG_FILE
 from keras_gpt1.convert.hf_checkpoint import INDEX_FILE
 from keras_gpt1.convert.hf_checkpoint import MODEL_TYPE
@@ -21,6 +19,7 @@ from keras_gpt1.convert.hf_checkpoint import WEIGHTS_FILE
 from keras_gpt1.convert.hf_checkpoint import read_hf_checkpoint
 from keras_gpt1.convert.weight_table import build_backbone
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.keras_internals import internal
 from keras_gpt1.tokenizers.openai_gpt_tokenizer import HF_FILES
 
 # Dropout of GPT-1 (the checkpoint's own `resid_pdrop` when it has one).
@@ -38,7 +37,7 @@ def hf_preset_loader(preset, config):
     return OpenAIGPTPresetLoader(preset, config)
 
 
-class OpenAIGPTPresetLoader(preset_utils.PresetLoader):
+class OpenAIGPTPresetLoader(internal("hub_preset_loader")):
     """Loads `GPT1Backbone`, `OpenAIGPTTokenizer` and, through keras-hub's
     `PresetLoader.load_task`, a `GPT1CausalLM` from an `openai-gpt`
     checkpoint."""
@@ -51,14 +50,14 @@ class OpenAIGPTPresetLoader(preset_utils.PresetLoader):
     def _local_directory(self, names):
         """The local directory holding `names` (downloaded if the preset is
         a handle); every file of a handle lands in one cache snapshot."""
-        paths = [preset_utils.get_file(self.preset, name) for name in names]
+        paths = [internal("hub_get_file")(self.preset, name) for name in names]
         return os.path.dirname(paths[0])
 
     def _weight_files(self):
-        if preset_utils.check_file_exists(self.preset, WEIGHTS_FILE):
+        if internal("hub_check_file_exists")(self.preset, WEIGHTS_FILE):
             return [WEIGHTS_FILE]
-        if preset_utils.check_file_exists(self.preset, INDEX_FILE):
-            index = preset_utils.load_json(self.preset, INDEX_FILE)
+        if internal("hub_check_file_exists")(self.preset, INDEX_FILE):
+            index = internal("hub_load_json")(self.preset, INDEX_FILE)
             return [INDEX_FILE, *sorted(set(index["weight_map"].values()))]
         raise GPT1InputError(f"{self.preset}: no {WEIGHTS_FILE}")
 

@@ -43,7 +43,7 @@ from keras_gpt1.export.signatures import PROMPTS
 from keras_gpt1.export.signatures import SERVING_DEFAULT
 from keras_gpt1.export.signatures import TEXT
 from keras_gpt1.export.signatures import TOKEN_IDS
-from keras_gpt1.tokenizers.token_ids import UTF8_ERRORS
+from keras_gpt1.token_ids import UTF8_ERRORS
 
 DEFAULT_MAX_NEW_TOKENS = 32
 

@@ -18,6 +18,8 @@ MLP of exactly 4 x the width and float weights: other models are refused.
 import json
 import os
 
+import keras
+
 from keras_gpt1 import artifacts
 from keras_gpt1.convert.hf_checkpoint import CONFIG_FILE
 from keras_gpt1.convert.hf_checkpoint import MODEL_TYPE
@@ -63,8 +65,9 @@ def check_exportable(backbone):
             f"transformers' GPT-1 has an MLP of 4 x the width "
             f"({4 * backbone.hidden_dim}); this model's is {backbone.intermediate_dim}"
         )
-    quantized = [layer.name for layer in backbone._flatten_layers()
-                 if getattr(layer, "quantization_mode", None)]
+    # A quantized layer holds integer weights (int8, or int4 packed in int8).
+    quantized = [v.path for v in backbone.weights
+                 if keras.backend.standardize_dtype(v.dtype).startswith("int")]
     if quantized:
         raise GPT1InputError(
             f"the model is quantized ({quantized[0]}); export the float model "

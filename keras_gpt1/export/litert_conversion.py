@@ -29,9 +29,9 @@ import tempfile
 
 import tensorflow as tf
 
+from keras_gpt1.choices import QUANTIZATIONS  # noqa: F401
 from keras_gpt1.errors import GPT1InputError
 
-QUANTIZATIONS = ("none", "float16", "int8")
 NO_QUANTIZATION = "none"
 
 

@@ -36,9 +36,9 @@ from keras_gpt1.export.signatures import TOKENS
 from keras_gpt1.export.signatures import key_cache_name
 from keras_gpt1.export.signatures import value_cache_name
 from keras_gpt1.tasks import MULTIPLE_CHOICE
-from keras_gpt1.tokenizers.token_ids import check_token_ids
-from keras_gpt1.tokenizers.token_ids import detokenize_text
-from keras_gpt1.tokenizers.token_ids import token_id_lists
+from keras_gpt1.token_ids import check_token_ids
+from keras_gpt1.token_ids import detokenize_text
+from keras_gpt1.token_ids import token_id_lists
 
 
 def interpreter_class():
@@ -161,6 +161,19 @@ class LiteRTCausalLM:
                 logits, cache = self.decode(token_ids[position], position, cache)
             position += count
         return logits, cache
+
+    def logits_along(self, token_ids, prompt_length):
+        """Logits after each position from `prompt_length - 1` on, feeding
+        `token_ids` itself (teacher forcing): `(len(token_ids) -
+        prompt_length + 1, vocab)`; row `i` predicts `token_ids[prompt_length
+        + i]`."""
+        token_ids = [int(i) for i in np.asarray(token_ids).reshape(-1)]
+        logits, cache = self.prefill(token_ids[:prompt_length])
+        rows = [logits]
+        for position in range(prompt_length, len(token_ids)):
+            logits, cache = self.decode(token_ids[position], position, cache)
+            rows.append(logits)
+        return np.stack(rows)
 
     def _check_prompt_length(self, length):
         if length == 0:
@@ -358,3 +371,30 @@ def read_litertlm_system_metadata(path):
         entry = kvp_to_dict(entries.Entries(i))
         values[entry["key"]] = entry["value"]
     return values
+
+
+def greedy_agreement(runner, causal_lm, prompt_ids, max_new_tokens):
+    """How closely `runner` (a `LiteRTCausalLM`) follows `causal_lm`'s greedy
+    continuation of `prompt_ids`, judged along Keras's own tokens.
+
+    Returns a dict: `max_logit_difference` (over every step), `steps`,
+    `same_token_steps` (steps where both pick the same token) and `agrees`:
+    every step where they pick differently is a near tie in Keras's logits
+    (top-2 margin within twice the largest logit difference), so only
+    float rounding separates them.
+    """
+    ids = causal_lm.generate([np.asarray(prompt_ids, "int32")],
+                             max_new_tokens=max_new_tokens, stop_at_end=False)[0]
+    prompt_length = len(prompt_ids)
+    expected = np.asarray(causal_lm(ids[None]))[0, prompt_length - 1 : len(ids) - 1]
+    got = runner.logits_along(ids[:-1], prompt_length)
+    difference = float(np.abs(got - expected).max())
+    top2 = np.sort(expected, axis=-1)[:, -2:]
+    margins = top2[:, 1] - top2[:, 0]
+    differ = np.argmax(got, -1) != ids[prompt_length:]
+    return {
+        "max_logit_difference": difference,
+        "steps": int(len(differ)),
+        "same_token_steps": int((~differ).sum()),
+        "agrees": bool(np.all(margins[differ] <= 2 * difference)),
+    }

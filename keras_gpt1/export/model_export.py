@@ -8,17 +8,17 @@ format -> the module of that (model kind × format) cell.
 """
 
 from keras_gpt1 import artifacts
+from keras_gpt1.choices import EXPORT_FORMATS as FORMATS  # noqa: F401
+from keras_gpt1.choices import LITERT
+from keras_gpt1.choices import LITERTLM
+from keras_gpt1.choices import SAVED_MODEL
+from keras_gpt1.choices import TRANSFORMERS
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.export.litert_conversion import NO_QUANTIZATION
 from keras_gpt1.export.litert_conversion import check_quantization
 from keras_gpt1.export.saved_model_writer import DEFAULT_MODEL_NAME
 from keras_gpt1.export.saved_model_writer import check_base_directory
 
-SAVED_MODEL = "saved_model"
-LITERT = "litert"
-LITERTLM = "litertlm"
-TRANSFORMERS = "transformers"
-FORMATS = (SAVED_MODEL, LITERT, LITERTLM, TRANSFORMERS)
 CAUSAL_LM = "causal_lm"
 TASK = "task"
 

@@ -126,9 +126,13 @@ def strided_slice_update(inputs, start_indices, updates):
 @contextlib.contextmanager
 def serving_ops():
     """Trace Keras ops with TF Serving-portable kernels inside this block."""
-    from keras.src.backend.tensorflow import core
+    import sys
 
-    original = core.slice_update
+    from keras_gpt1.keras_internals import INTERNALS
+    from keras_gpt1.keras_internals import internal
+
+    original = internal("tensorflow_slice_update")
+    core = sys.modules[INTERNALS["tensorflow_slice_update"][0]]
     core.slice_update = strided_slice_update
     try:
         yield

@@ -6,18 +6,19 @@ import numpy as np
 from keras import ops
 from keras_hub.layers import PositionEmbedding
 from keras_hub.models import Backbone
-from keras_hub.src.utils.python_utils import classproperty
 
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.errors import first_line
 from keras_gpt1.hyperparameters import DROPOUT
 from keras_gpt1.hyperparameters import INITIALIZER_STDDEV
 from keras_gpt1.hyperparameters import LAYER_NORM_EPSILON
+from keras_gpt1.keras_internals import internal
 from keras_gpt1.layers.decoder_block import GPT1DecoderBlock
 from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
 from keras_gpt1.models.gpt1_presets import preset_loader
 from keras_gpt1.models.gpt1_presets import saved_dtype
-from keras_gpt1.tokenizers.token_ids import check_token_ids
+from keras_gpt1.token_ids import check_concrete_token_ids
+from keras_gpt1.token_ids import check_token_ids
 
 TOKEN_IDS = "token_ids"
 PADDING_MASK = "padding_mask"
@@ -163,7 +164,13 @@ class GPT1Backbone(Backbone):
     # Bare ids are accepted as well as the dict (`backbone_inputs`), by
     # `__call__` (TensorFlow, torch) and `call` (JAX's `stateless_call`).
     def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(backbone_inputs(inputs), *args, **kwargs)
+        inputs = backbone_inputs(inputs)
+        # Ids that hold values now are checked (an embedding lookup reads
+        # zeros on a GPU, or wraps a negative id); inside a compiled
+        # function (fit, predict, generate) no backend can raise, and the
+        # entry points check instead (`check_token_ids`).
+        check_concrete_token_ids(inputs[TOKEN_IDS], self.vocabulary_size)
+        return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
         # `training` by name: Keras passes it only to a `call` that names it.
@@ -287,7 +294,7 @@ class GPT1Backbone(Backbone):
         write_transformers_files(self, None, path)
 
     # === Presets ===
-    @classproperty
+    @internal("hub_classproperty")
     def presets(cls):
         """The built-in architectures (random weights): `gpt1`, `tiny`."""
         return {

@@ -8,11 +8,14 @@ import keras
 import keras_hub
 import numpy as np
 from keras import ops
-from keras_hub.src.utils.tensor_utils import any_equal
 
+# Names the CLI offers; `generate` and `compile` also take any other
+# keras-hub sampler name ("beam", "contrastive", "random") or object.
+from keras_gpt1.choices import DEFAULT_SAMPLER
+from keras_gpt1.choices import KERAS_HUB_SAMPLERS
+from keras_gpt1.choices import SAMPLERS  # noqa: F401
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.hyperparameters import PRETRAIN_LEARNING_RATE
-from keras_gpt1.hyperparameters import WEIGHT_DECAY
+from keras_gpt1.keras_internals import internal
 from keras_gpt1.models.gpt1_backbone import PADDING_MASK
 from keras_gpt1.models.gpt1_backbone import TOKEN_IDS
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
@@ -21,14 +24,10 @@ from keras_gpt1.models.gpt1_causal_lm_preprocessor import GPT1CausalLMPreprocess
 from keras_gpt1.models.gpt1_presets import GPT1_PRESETS
 from keras_gpt1.models.gpt1_presets import preset_loader
 from keras_gpt1.models.gpt1_presets import saved_dtype
-from keras_gpt1.tokenizers.token_ids import detokenize_text
-from keras_gpt1.tokenizers.token_ids import token_id_lists
-
-# Names the CLI offers; `generate` and `compile` also take any other
-# keras-hub sampler name ("beam", "contrastive", "random") or object.
-SAMPLERS = ("greedy", "top_k", "top_p")
-KERAS_HUB_SAMPLERS = ("beam", "contrastive", "greedy", "random", "top_k", "top_p")
-DEFAULT_SAMPLER = "greedy"
+from keras_gpt1.optimizers import pretraining_optimizer
+from keras_gpt1.optimizers import with_schedule_length
+from keras_gpt1.token_ids import detokenize_text
+from keras_gpt1.token_ids import token_id_lists
 
 
 def right_aligned(token_ids, padding_mask):
@@ -133,16 +132,18 @@ class GPT1CausalLM(keras_hub.models.CausalLM):
     # === Training defaults ===
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto",
                 sampler=DEFAULT_SAMPLER, **kwargs):
-        """Defaults: AdamW at the paper's pre-training rate, next-token
-        cross-entropy, perplexity over real tokens, greedy generation
-        (keras-hub's default sampler is "top_k"; greedy is this project's,
-        as in `keras-gpt1 generate`)."""
+        """Defaults: the paper's pre-training recipe
+        (`keras_gpt1.optimizers.pretraining_optimizer`: `GPT1AdamW` at
+        2.5e-4, warmup over 2,000 steps or a tenth of the run, cosine to 0
+        at the last step of the next `fit`, decay 0.01 on weight matrices
+        only, global-norm clipping at 1), next-token cross-entropy,
+        perplexity over real tokens, greedy generation (keras-hub's default
+        sampler is "top_k"; greedy is this project's, as in
+        `keras-gpt1 generate`)."""
         from keras_hub.metrics import Perplexity
 
         if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(
-                PRETRAIN_LEARNING_RATE, weight_decay=WEIGHT_DECAY
-            )
+            optimizer = pretraining_optimizer()
         if weighted_metrics == "auto":
             weighted_metrics = [Perplexity(from_logits=True, name="perplexity")]
         super().compile(optimizer=optimizer, loss=loss,
@@ -150,10 +151,17 @@ class GPT1CausalLM(keras_hub.models.CausalLM):
                         sampler=resolve_sampler(sampler), **kwargs)
         self._generate_functions = {}
 
+    def fit(self, *args, **kwargs):
+        """keras-hub's `fit`; a default `compile()` schedule decays to 0 at
+        this fit's last step."""
+        kwargs["callbacks"] = with_schedule_length(
+            self.optimizer, kwargs.get("callbacks"), kwargs.get("initial_epoch", 0))
+        return super().fit(*args, **kwargs)
+
     def compile_from_config(self, config):
         """Recompile a loaded model as it was saved (`keras.saving.load_model`).
-        The optimizer builds on the first training step (a model saved
-        before it trained has no optimizer state to restore)."""
+        The optimizer builds on the first training step; a `GPT1AdamW`
+        takes the saved moments then (`GPT1AdamW.load_own_variables`)."""
         self.compile(**keras.saving.deserialize_keras_object(config))
 
     # === KV-cache decoding ===
@@ -215,7 +223,7 @@ class GPT1CausalLM(keras_hub.models.CausalLM):
             # Keep everything up to and including each row's first stop.
             is_prompt = ops.cast(padding_mask, "bool")
             ends = ops.cast(
-                any_equal(token_ids, stop_token_ids, ops.logical_not(is_prompt)),
+                internal("hub_any_equal")(token_ids, stop_token_ids, ops.logical_not(is_prompt)),
                 "int32",
             )
             after_end = ops.cumsum(ends, axis=-1) - ends

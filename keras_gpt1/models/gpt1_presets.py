@@ -65,20 +65,21 @@ def preset_loader(preset):
     """keras-hub's `PresetLoader` for `preset`, or this project's for a
     Hugging Face `openai-gpt` checkpoint (keras-hub has no converter for
     that model type). `GPT1InputError` for a path that is neither."""
-    from keras_hub.src.utils import preset_utils
+    from keras_gpt1.keras_internals import internal
 
     if not isinstance(preset, str):
         raise GPT1InputError(f"a preset must be a string; got {preset!r}")
     try:
-        if preset_utils.check_file_exists(preset, preset_utils.CONFIG_FILE):
-            config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)
+        config_file = internal("hub_config_file")
+        if internal("hub_check_file_exists")(preset, config_file):
+            config = internal("hub_load_json")(preset, config_file)
             if isinstance(config, dict) and "model_type" in config:
                 # The one place models/ reaches up to convert/, lazily, as
                 # keras-hub's own loader reaches its converters.
                 from keras_gpt1.convert.hf_preset_loader import hf_preset_loader
 
                 return hf_preset_loader(preset, config)
-        return preset_utils.get_preset_loader(preset)
+        return internal("hub_get_preset_loader")(preset)
     except (FileNotFoundError, ValueError) as e:
         if os.path.isdir(preset):
             raise GPT1InputError(

@@ -7,11 +7,11 @@ from keras import ops
 
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.hyperparameters import CLASSIFIER_DROPOUT
-from keras_gpt1.hyperparameters import FINETUNE_LEARNING_RATE
 from keras_gpt1.hyperparameters import LM_LOSS_WEIGHT
-from keras_gpt1.hyperparameters import WEIGHT_DECAY
 from keras_gpt1.models.auxiliary_lm_loss import auxiliary_lm_loss
 from keras_gpt1.models.gpt1_backbone import gpt1_kernel_initializer
+from keras_gpt1.optimizers import finetuning_optimizer
+from keras_gpt1.optimizers import with_schedule_length
 from keras_gpt1.tasks import CHOICE_LABELS
 from keras_gpt1.tasks import CLASS_LABELS
 from keras_gpt1.tasks import SCORE_LABELS
@@ -171,12 +171,15 @@ class GPT1TaskModel(keras.Model):
 
     # === Training defaults ===
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        """Defaults: AdamW at the paper's rate (6.25e-5); cross-entropy over classes
-        or answers and accuracy, or mean squared error for regression."""
+        """Defaults: the paper's fine-tuning recipe for this width
+        (`keras_gpt1.optimizers.finetuning_optimizer`: `GPT1AdamW` at
+        6.25e-5 x (768 / width)^2, at most 1e-3; warmup over 0.2% of the
+        next `fit`, then linear decay to 0 at its last step; decay 0.01 on
+        weight matrices only; global-norm clipping at 1); cross-entropy
+        over classes or answers and accuracy, or mean squared error for
+        regression."""
         if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(
-                FINETUNE_LEARNING_RATE, weight_decay=WEIGHT_DECAY
-            )
+            optimizer = finetuning_optimizer(self.backbone.hidden_dim)
         if loss == "auto":
             loss = (
                 keras.losses.MeanSquaredError()
@@ -190,6 +193,13 @@ class GPT1TaskModel(keras.Model):
                 else [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
             )
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def fit(self, *args, **kwargs):
+        """Keras's `fit`; a default `compile()` schedule decays to 0 at this
+        fit's last step."""
+        kwargs["callbacks"] = with_schedule_length(
+            self.optimizer, kwargs.get("callbacks"), kwargs.get("initial_epoch", 0))
+        return super().fit(*args, **kwargs)
 
     def compile_from_config(self, config):
         """Recompile a loaded model as it was saved (`keras.saving.load_model`)."""

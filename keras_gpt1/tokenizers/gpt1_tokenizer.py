@@ -8,7 +8,7 @@ import keras
 from keras_hub.tokenizers import BytePairTokenizer
 
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.tokenizers.token_ids import check_detokenize_input
+from keras_gpt1.token_ids import check_detokenize_input
 
 PAD_TOKEN = "<|pad|>"
 END_TOKEN = "<|endoftext|>"

@@ -51,7 +51,7 @@ from keras_hub.tokenizers import Tokenizer
 
 from keras_gpt1.artifacts import read_json
 from keras_gpt1.errors import GPT1InputError
-from keras_gpt1.tokenizers.token_ids import check_detokenize_input
+from keras_gpt1.token_ids import check_detokenize_input
 
 UNKNOWN_TOKEN = "<unk>"
 END_OF_WORD = "</w>"

@@ -29,10 +29,10 @@ import zlib
 
 import tensorflow as tf
 
+from keras_gpt1.choices import STRATEGIES
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.errors import GPT1TrainingError
 
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 TPU_DOCS = "docs/scaling.md"
 
 
@@ -145,12 +145,6 @@ class Placement:
     precision: str  # resolved: never "auto"
     jit_compile: bool  # resolved: never None
     chief: bool
-
-    @property
-    def needs_plain_copy(self):
-        """Whether the trained model must be rebuilt as a plain float32 model
-        (outside the strategy, float32 policy) before it is saved."""
-        return strategy_name(self.strategy) != "default" or self.precision != "float32"
 
 
 def place(strategy, batch_size, precision="auto", jit_compile=None):

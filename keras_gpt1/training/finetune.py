@@ -29,12 +29,12 @@ from keras_gpt1.data.task_labels import label_names_of
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 from keras_gpt1.models.gpt1_task_model import GPT1TaskModel
+from keras_gpt1.optimizers import WarmupLinearDecay
 from keras_gpt1.tasks import CLASS_LABELS
 from keras_gpt1.tasks import SCORE_LABELS
 from keras_gpt1.tasks import TASKS
 from keras_gpt1.tasks import label_kind
 from keras_gpt1.training.callbacks import StopAtStep
-from keras_gpt1.training.optimizer import WarmupLinearDecay
 from keras_gpt1.training.precision import rebuild_with_weights
 from keras_gpt1.training.task_evaluation import predict_encoded
 from keras_gpt1.training.task_evaluation import score_predictions

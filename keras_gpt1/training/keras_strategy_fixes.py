@@ -16,6 +16,9 @@ import contextlib
 
 import tensorflow as tf
 
+from keras_gpt1.keras_internals import INTERNALS
+from keras_gpt1.keras_internals import internal
+
 
 def build_from_spec(model, dataset_fn):
     """Make `fit`/`evaluate` build `model` (compiled, under a strategy)
@@ -28,6 +31,7 @@ def build_from_spec(model, dataset_fn):
     batch = tf.nest.map_structure(
         lambda s: tf.zeros([d or 1 for d in s.shape], s.dtype), spec
     )
+    internal("trainer_symbolic_build")  # fails loudly if Keras renamed it
     build = model._maybe_symbolic_build
 
     def build_with_zeros(iterator=None, data_batch=None):
@@ -40,12 +44,13 @@ def build_from_spec(model, dataset_fn):
 def multi_worker_log_reduction(strategy):
     """Within this block, scalar logs are averaged across workers with
     `axis=None` (no-op unless `strategy` is multi-worker)."""
-    from keras.src.backend.tensorflow import trainer
+    import sys
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         yield
         return
-    original = trainer.reduce_per_replica
+    original = internal("trainer_reduce_per_replica")
+    trainer = sys.modules[INTERNALS["trainer_reduce_per_replica"][0]]
 
     def reduce_per_replica(values, strategy, reduction):
         if reduction not in ("auto", "mean"):

@@ -17,12 +17,18 @@ head compute in float32). The model saved after training is float32
 whatever the training precision, so inference and export need no flag.
 """
 
+import os
+
 import keras
 
+from keras_gpt1.choices import PRECISIONS
 from keras_gpt1.errors import GPT1InputError
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# Set to 1 or 0 to say whether the CPU multiplies bfloat16 natively instead
+# of reading /proc/cpuinfo (a container that hides the flags; tests that
+# take each `auto` path on any machine).
+CPU_BFLOAT16_ENV = "KERAS_GPT1_CPU_BFLOAT16"
 
 
 def check_precision(precision):
@@ -34,7 +40,13 @@ def check_precision(precision):
 
 
 def cpu_multiplies_bfloat16():
-    """Whether this CPU has bfloat16 dot-product instructions (Linux)."""
+    """Whether this CPU has bfloat16 dot-product instructions (Linux), or
+    what `KERAS_GPT1_CPU_BFLOAT16` (1 or 0) says."""
+    told = os.environ.get(CPU_BFLOAT16_ENV, "").strip()
+    if told:
+        if told not in ("0", "1"):
+            raise GPT1InputError(f"{CPU_BFLOAT16_ENV} must be 0 or 1; got {told!r}")
+        return told == "1"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             flags = set(f.read().split())

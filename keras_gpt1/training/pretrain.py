@@ -20,6 +20,7 @@ from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
 from keras_gpt1.models.gpt1_presets import preset_config
+from keras_gpt1.optimizers import warmup_cosine_schedule
 from keras_gpt1.tokenizers.bpe_training import check_text_files
 from keras_gpt1.tokenizers.bpe_training import train_bpe
 from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
@@ -28,7 +29,6 @@ from keras_gpt1.training import distribution
 from keras_gpt1.training.callbacks import RecordStep
 from keras_gpt1.training.callbacks import StopAtStep
 from keras_gpt1.training.callbacks import StopOnNonFiniteLoss
-from keras_gpt1.training.optimizer import warmup_cosine_schedule
 from keras_gpt1.training.training_run import TrainingRun
 from keras_gpt1.training.training_run import check_settings
 
@@ -72,7 +72,8 @@ class PretrainConfig:
         if c.seq_len is None:
             c.seq_len = context
         if c.warmup_steps is None:
-            c.warmup_steps = min(paper.PRETRAIN_WARMUP_STEPS, c.max_steps // 10)
+            c.warmup_steps = min(paper.PRETRAIN_WARMUP_STEPS, int(
+                c.max_steps * paper.PRETRAIN_MAX_WARMUP_FRACTION))
         if c.dropout is None:
             c.dropout = architecture["dropout"]
         if c.warmup_steps < 0:

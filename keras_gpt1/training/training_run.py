@@ -21,10 +21,10 @@ import keras
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.hyperparameters import GLOBAL_CLIPNORM
 from keras_gpt1.hyperparameters import WEIGHT_DECAY
+from keras_gpt1.optimizers import make_optimizer
 from keras_gpt1.training import distribution
 from keras_gpt1.training.keras_strategy_fixes import build_from_spec
 from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
-from keras_gpt1.training.optimizer import make_optimizer
 from keras_gpt1.training.precision import check_precision
 from keras_gpt1.training.precision import rebuild_with_weights
 from keras_gpt1.training.precision import with_loss_scaling
@@ -87,7 +87,7 @@ class TrainingRun:
         `fit`/`evaluate` on batches shaped like `dataset_fn`'s."""
         with self.strategy.scope():
             model = build_model(self.precision)
-            optimizer = make_optimizer(model, schedule, weight_decay, clipnorm)
+            optimizer = make_optimizer(schedule, weight_decay, clipnorm)
             model.compile(
                 optimizer=with_loss_scaling(optimizer, self.precision),
                 jit_compile=self.placement.jit_compile,
@@ -133,8 +133,12 @@ class TrainingRun:
         }
 
     def publishable(self, model, build_float32_model):
-        """`model`, or a float32 copy built outside the strategy holding its
-        weights (`build_float32_model()`), whichever can be saved as is."""
-        if self.placement.needs_plain_copy:
-            return rebuild_with_weights(model, build_float32_model)
-        return model
+        """What a run publishes, the same whatever its precision and
+        strategy: a float32 copy of `model` built outside the strategy
+        (`build_float32_model()`) holding its weights, compiled with the
+        model's defaults (the paper's recipe) and without optimizer state.
+        Training resumes from checkpoints; a user's `fit` on the loaded
+        model starts a new schedule."""
+        copy = rebuild_with_weights(model, build_float32_model)
+        copy.compile()
+        return copy

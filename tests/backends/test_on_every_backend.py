@@ -126,3 +126,17 @@ def test_int8_quantized_model_saves_and_loads_with_identical_outputs(lm, tmp_pat
     loaded = keras.saving.load_model(path)
     tokens = ids(2, 7)
     np.testing.assert_array_equal(numpy(loaded(tokens)), numpy(lm(tokens)))
+
+
+@pytest.mark.parametrize("bad", [-1, CONFIG["vocabulary_size"]])
+def test_out_of_range_ids_raise_in_an_eager_call(lm, bad):
+    """NumPy ids and this backend's own eager tensors alike."""
+    from keras_gpt1 import GPT1InputError
+
+    tokens = ids(1, 5)
+    tokens[0, 3] = bad
+    message = rf"token id {bad} is out of range \[0, {CONFIG['vocabulary_size']}\)"
+    with pytest.raises(GPT1InputError, match=message):
+        lm(tokens)
+    with pytest.raises(GPT1InputError, match=message):
+        lm.backbone(keras.ops.convert_to_tensor(tokens))

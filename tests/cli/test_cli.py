@@ -19,8 +19,9 @@ def _last_json(text):
     return json.loads(text.strip().splitlines()[-1])
 
 
-def _run(args, **kwargs):
-    return subprocess.run(CLI + args, capture_output=True, text=True, timeout=300, **kwargs)
+def _run(args, timeout=300, **kwargs):
+    return subprocess.run(CLI + args, capture_output=True, text=True, timeout=timeout,
+                          **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -129,14 +130,19 @@ def test_bad_generate_input_exits_2(trained_model, tmp_path):
 
 @pytest.mark.slow
 def test_demo_runs_offline_and_reports_perplexity_before_and_after(tmp_path):
-    result = _run(["demo", "--output", str(tmp_path / "demo"), "--steps", "3", "--finetune-epochs", "1", "--json"])
+    # A slow end-to-end run: minutes on a loaded 2-core machine.
+    result = _run(["demo", "--output", str(tmp_path / "demo"), "--steps", "3",
+                   "--finetune-epochs", "1", "--json"], timeout=1200)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = _last_json(result.stdout)
     assert summary["val_perplexity"] < summary["initial_val_perplexity"]
     assert summary["sample"].startswith("The for statement")
     assert summary["top_p_sample"].startswith("The for statement")
     assert "validation perplexity" in result.stdout and "top-p sample" in result.stdout
-    assert summary["export"]["litert_sample_equals_keras"] is True
+    # After 3 steps the logits are near-uniform: LiteRT may pick the other
+    # half of a float-rounding tie, and nowhere else.
+    assert summary["export"]["litert_agrees_with_keras"] is True
+    assert summary["export"]["litert_max_logit_difference"] < 1e-3
     for picture in (summary["attention_plot"], summary["pretrain"]["plot"]):
         with open(picture, "rb") as f:
             assert f.read(4) == b"\x89PNG"

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 import keras_gpt1
-from keras_gpt1.tokenizers.token_ids import token_id_lists
+from keras_gpt1.token_ids import token_id_lists
 
 CONTEXT = 32
 MAX_NEW_TOKENS = 8

@@ -17,7 +17,7 @@ from keras_gpt1 import GPT1TaskModel
 from keras_gpt1.export import LiteRTCausalLM
 from keras_gpt1.export import LiteRTTaskModel
 from keras_gpt1.export import export_litert
-from keras_gpt1.tokenizers.token_ids import token_id_lists
+from keras_gpt1.token_ids import token_id_lists
 
 CONTEXT = 64
 

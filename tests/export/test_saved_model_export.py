@@ -103,7 +103,7 @@ def test_serving_default_text_equals_greedy_generate(causal_lm, loaded_saved_mod
 def test_text_ending_inside_a_character_is_cut_the_same_in_keras_and_serving(
         tokenizer):
     from keras_gpt1.export.causal_lm_saved_model import valid_utf8
-    from keras_gpt1.tokenizers.token_ids import detokenize_text
+    from keras_gpt1.token_ids import detokenize_text
 
     # Byte-level BPE: "é" is the bytes C3 A9, shown as the symbols "Ã©".
     # Stop after the first byte, as a generation can: both sides drop the

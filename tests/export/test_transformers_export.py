@@ -19,7 +19,7 @@ from keras_gpt1 import GPT1CausalLM
 from keras_gpt1 import GPT1InputError
 from keras_gpt1.cli.main import main
 from keras_gpt1.export import export_transformers
-from keras_gpt1.tokenizers.token_ids import token_id_lists
+from keras_gpt1.token_ids import token_id_lists
 
 torch = pytest.importorskip(
     "torch", reason="needs the 'reference' extra (torch)", exc_type=ImportError

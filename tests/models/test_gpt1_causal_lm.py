@@ -146,6 +146,8 @@ def test_a_causal_lm_saved_before_the_keras_hub_classes_loads_and_generates_as_t
     assert isinstance(lm, GPT1CausalLM) and isinstance(lm.tokenizer, GPT1Tokenizer)
     logits = np.load(os.path.join(data, "causal_lm_before_keras_hub_logits.npy"),
                      allow_pickle=False)
-    np.testing.assert_array_equal(np.asarray(lm(np.array([[5, 17, 33, 2]], "int32"))),
-                                  logits)
+    # Recorded on another CPU: float32 kernels round differently from one
+    # machine to the next (up to 1.2e-7 seen), so within 1e-5, not bit for bit.
+    np.testing.assert_allclose(np.asarray(lm(np.array([[5, 17, 33, 2]], "int32"))),
+                               logits, rtol=0, atol=1e-5)
     assert lm.generate("The cat", max_new_tokens=8) == "The cat" + " cat" * 8

@@ -143,12 +143,6 @@ def test_task_saved_model_logits_reject_out_of_range_ids(task_logits, vocabulary
         task_logits(token_ids=ids, padding_mask=tf.ones_like(ids))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GPT1CausalLM.__call__ / GPT1Backbone.__call__ do not check ids: a negative "
-    "id silently reads the last embedding row (keras.ops.take wraps it), and an "
-    "id >= the vocabulary size raises TensorFlow's InvalidArgumentError on CPU "
-    "but reads zeros on GPU; only generate(), attention and the exported "
-    "signatures check"))
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_keras_model_call_rejects_out_of_range_ids(causal_lm, vocabulary_size, bad):
     bad = _bad(bad, vocabulary_size)

@@ -41,6 +41,51 @@ def check_token_ids(ids, vocabulary_size):
         )
 
 
+def concrete_range(ids):
+    """`(min, max)` of `ids` when they hold values now (NumPy, or an eager
+    tensor of any backend), else None (a symbolic or traced tensor inside a
+    compiled function, where no backend can raise on a value)."""
+    if isinstance(ids, (np.ndarray, list, tuple)):
+        values = flat_ids(ids)
+        return (int(values.min()), int(values.max())) if values.size else None
+    import keras
+
+    if keras.backend.is_keras_tensor(ids):
+        return None
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly() or isinstance(ids, tf.RaggedTensor):
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(ids, jax.core.Tracer):
+            return None
+    elif backend == "torch":
+        import torch
+
+        if torch.compiler.is_compiling():
+            return None
+    if int(np.prod(keras.ops.shape(ids))) == 0:
+        return None
+    low, high = keras.ops.min(ids), keras.ops.max(ids)
+    return int(keras.ops.convert_to_numpy(low)), int(keras.ops.convert_to_numpy(high))
+
+
+def check_concrete_token_ids(ids, vocabulary_size):
+    """`check_token_ids` where `ids` hold values now (see `concrete_range`);
+    nothing inside a compiled function."""
+    bounds = concrete_range(ids)
+    if bounds is None:
+        return
+    low, high = bounds
+    if low < 0 or high >= vocabulary_size:
+        bad = low if low < 0 else high
+        raise GPT1InputError(f"token id {bad} is out of range [0, {vocabulary_size})")
+
+
 def check_detokenize_input(ids, vocabulary_size):
     """`check_token_ids` for ids given to a tokenizer's `detokenize` from
     Python. In a graph (tf.data, a SavedModel) the ids come from the model

@@ -2,10 +2,10 @@ import keras
 import numpy as np
 
 from keras_gpt1 import GPT1CausalLM
-from keras_gpt1.training.optimizer import WarmupLinearDecay
-from keras_gpt1.training.optimizer import decay_exempt_variables
-from keras_gpt1.training.optimizer import make_optimizer
-from keras_gpt1.training.optimizer import warmup_cosine_schedule
+from keras_gpt1.optimizers import WarmupLinearDecay
+from keras_gpt1.optimizers import decay_exempt_variables
+from keras_gpt1.optimizers import make_optimizer
+from keras_gpt1.optimizers import warmup_cosine_schedule
 
 
 def _lr(schedule, step):
@@ -39,7 +39,7 @@ def test_biases_and_layernorm_are_exempt_from_weight_decay(tiny_backbone):
 
 def test_decoupled_decay_shrinks_kernels_but_not_biases(tiny_backbone):
     lm = GPT1CausalLM(tiny_backbone)
-    opt = make_optimizer(lm, 0.1, weight_decay=0.5)
+    opt = make_optimizer(0.1, weight_decay=0.5)
     opt.build(lm.trainable_variables)
     kernel = lm.backbone.transformer_layers[0].c_fc.kernel
     bias = lm.backbone.transformer_layers[0].c_fc.bias
@@ -57,7 +57,7 @@ def test_fused_adam_update_equals_keras_adam_within_float32_rounding(tiny_backbo
     with decay, clipping and a warmup schedule, 4 steps. The kernel forms
     1 - beta in float32 where Keras rounds it from float64 (1 - 0.999 is
     1.3e-5 smaller), so weights agree to 1e-4 of how far they moved."""
-    from keras_gpt1.training.optimizer import GPT1AdamW
+    from keras_gpt1.optimizers import GPT1AdamW
 
     rng = np.random.default_rng(0)
     weights = tiny_backbone.get_weights()
@@ -89,7 +89,7 @@ def test_training_takes_the_fused_update_for_every_variable(tiny_backbone, monke
     monkeypatch.setattr(tf.raw_ops, "ResourceApplyAdam",
                         lambda **kwargs: calls.append(1) or fused_op(**kwargs))
     lm = GPT1CausalLM(tiny_backbone)
-    lm.compile(optimizer=make_optimizer(lm, 1e-3),
+    lm.compile(optimizer=make_optimizer(1e-3),
                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                jit_compile=False)
     ids = np.random.default_rng(0).integers(0, 300, (2, 9)).astype("int32")
