@@ -83,14 +83,14 @@ def read_bundle_config(tflite_path):
 
 def load_bundle_tokenizer(tflite_path, config):
     """The tokenizer whose files lie beside `tflite_path`."""
-    from keras_gpt1 import tokenizers
+    from keras_gpt1.tokenizers.tokenizer_directory import TOKENIZER_CLASSES
+    from keras_gpt1.tokenizers.tokenizer_directory import load_tokenizer
 
     name = config.get("tokenizer_class")
     if name is None:
         raise GPT1InputError(
             f"{tflite_path} was exported without a tokenizer; give token ids"
         )
-    cls = getattr(tokenizers, name, None)
-    if cls is None or not hasattr(cls, "from_directory"):
+    if name not in TOKENIZER_CLASSES:
         raise GPT1InputError(f"unknown tokenizer class '{name}' in {CONFIG_FILE}")
-    return cls.from_directory(os.path.dirname(os.path.abspath(tflite_path)))
+    return load_tokenizer(os.path.dirname(os.path.abspath(tflite_path)), name)
