@@ -37,8 +37,10 @@ __all__ = sorted(_EXPORTS)
 def register_classes():
     """Import every module that registers a keras-gpt1 class with Keras
     (what `keras.saving.load_model` of a keras-gpt1 file needs)."""
+    from keras_gpt1._native_logs import load_backend_quietly
     from keras_gpt1._native_logs import quiet_native_logs
 
+    load_backend_quietly()
     with quiet_native_logs():
         for module in _REGISTERING:
             importlib.import_module(module)

@@ -33,8 +33,11 @@ def quiet_native_logs():
         return
     fd, log_path = tempfile.mkstemp(prefix="keras-gpt1-native-", suffix=".log")
     real_stderr = os.fdopen(os.dup(saved), "w")
-    was_enabled = faulthandler.is_enabled()
-    faulthandler.enable(file=real_stderr)
+    # A crash report on the real stderr (unless a handler is already set,
+    # e.g. by pytest: it keeps its own file).
+    ours = not faulthandler.is_enabled()
+    if ours:
+        faulthandler.enable(file=real_stderr)
     os.dup2(fd, 2)
     failed = True
     try:
@@ -44,11 +47,31 @@ def quiet_native_logs():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
-        faulthandler.disable()
-        if was_enabled:
-            faulthandler.enable()
+        if ours:
+            faulthandler.disable()
         real_stderr.close()
         if failed:
             with open(log_path, encoding="utf-8", errors="replace") as f:
                 sys.stderr.write(f.read())
         os.remove(log_path)
+
+
+def load_backend_quietly():
+    """Import Keras, keras-hub and (where installed) TensorFlow and
+    TensorFlow Text, and let TensorFlow look for devices, inside
+    `quiet_native_logs`: the lines they print while loading stay hidden."""
+    import importlib
+
+    with quiet_native_logs():
+        import keras  # noqa: F401
+        import keras_hub  # noqa: F401
+
+        try:
+            tensorflow = importlib.import_module("tensorflow")
+        except ImportError:
+            return
+        tensorflow.config.list_physical_devices()  # "failed call to cuInit", ...
+        try:
+            importlib.import_module("tensorflow_text")
+        except ImportError:
+            pass

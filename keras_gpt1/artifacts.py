@@ -119,15 +119,17 @@ def check_new_output(output):
 
 
 @contextlib.contextmanager
-def publishing_directory(output):
+def publishing_directory(output, replace=False):
     """Build the directory `output` atomically.
 
     Yields a new, empty hidden directory beside `output`; when the block
     ends, it is renamed to `output` in one step; if the block fails, it is
     removed (and so is a parent directory this call created). `output`
-    must not exist.
+    must not exist, unless `replace`: then an old `output` is swapped out
+    (renamed aside, the new one renamed in, the old one removed).
     """
-    check_new_output(output)
+    if not replace:
+        check_new_output(output)
     target = os.path.abspath(output)
     parent = os.path.dirname(target)
     created_parent = not os.path.exists(parent)
@@ -138,7 +140,13 @@ def publishing_directory(output):
     give_usual_permissions(work)
     try:
         yield work
-        publish_directory(work, target)
+        if replace and os.path.lexists(target):
+            stale = work[: -len(WORK_SUFFIX)] + ".stale"
+            os.replace(target, stale)
+            os.replace(work, target)
+            remove_tree(stale)
+        else:
+            publish_directory(work, target)
     except BaseException:
         remove_tree(work)
         if created_parent and not os.listdir(parent):
@@ -147,22 +155,24 @@ def publishing_directory(output):
 
 
 @contextlib.contextmanager
-def publishing_file(output):
+def publishing_file(output, replace=False, suffix=WORK_SUFFIX):
     """Write the file `output` atomically: yields a hidden temporary path
-    beside it, renamed to `output` when the block ends (removed if it
-    fails). `output` must not exist."""
-    check_new_output(output)
+    beside it (ending in `suffix`), renamed to `output` when the block ends
+    (removed if it fails). `output` must not exist, unless `replace`."""
+    if not replace:
+        check_new_output(output)
     target = os.path.abspath(output)
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
     fd, work = tempfile.mkstemp(
-        prefix=f".{os.path.basename(target)}.", suffix=WORK_SUFFIX, dir=parent
+        prefix=f".{os.path.basename(target)}.", suffix=suffix, dir=parent
     )
     os.close(fd)
     try:
         yield work
         give_usual_permissions(work)
-        check_new_output(output)
+        if not replace:
+            check_new_output(output)
         os.replace(work, target)
     finally:
         if os.path.exists(work):
@@ -170,18 +180,10 @@ def publishing_file(output):
 
 
 def save_model_file(model, file):
-    """Save `model` to `file` through a temporary file and a rename."""
-    directory = os.path.dirname(os.path.abspath(file))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=directory)
-    os.close(fd)
-    try:
-        model.save(tmp, overwrite=True)
-        give_usual_permissions(tmp)
-        os.replace(tmp, file)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Save `model` to `file` (replacing it) through `publishing_file`."""
+    # Keras picks the format by the name's extension.
+    with publishing_file(file, replace=True, suffix=WORK_SUFFIX + ".keras") as work:
+        model.save(work, overwrite=True)
 
 
 def read_json(path, missing_message):
@@ -197,11 +199,18 @@ def read_json(path, missing_message):
 
 
 def write_json(path, data):
-    """Write JSON through a temporary file and a rename."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    """Write (or replace) the JSON file `path` through `publishing_file`."""
+    with publishing_file(path, replace=True) as work:
+        with open(work, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+
+
+def write_text(path, text):
+    """Write (or replace) the UTF-8 text file `path` through
+    `publishing_file`."""
+    with publishing_file(path, replace=True) as work:
+        with open(work, "w", encoding="utf-8") as f:
+            f.write(text)
 
 
 def publish_directory(work_dir, output_dir):

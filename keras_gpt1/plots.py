@@ -19,9 +19,10 @@ def _pyplot():
 
 
 def _save(fig, path):
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
+    from keras_gpt1.artifacts import publishing_file
+
+    with publishing_file(path, replace=True) as work:
+        fig.savefig(work, dpi=120, bbox_inches="tight", format="png")
 
 
 def read_history(path):

@@ -17,6 +17,7 @@ import sys
 
 # Command name -> module in keras_gpt1.cli with add_arguments(p) and run(args).
 COMMANDS = {
+    "prepare-corpus": "prepare_corpus_command",
     "pretrain": "pretrain_command",
     "generate": "generate_command",
     "demo": "demo_command",
@@ -61,27 +62,19 @@ def build_parser():
     return parser
 
 
-def _load_backend():
-    """Import Keras (and its backend) with TensorFlow's start-up lines
-    hidden: every command uses them."""
-    from keras_gpt1._native_logs import quiet_native_logs
-
-    with quiet_native_logs():
-        import keras  # noqa: F401
-
-
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_INTERRUPTED)
+    from keras_gpt1._native_logs import load_backend_quietly
     from keras_gpt1.errors import GPT1InputError
     from keras_gpt1.errors import GPT1TrainingError
     from keras_gpt1.errors import first_line
 
     try:
-        _load_backend()
+        load_backend_quietly()  # every command uses Keras
         result = args._module.run(args)
     except GPT1InputError as e:
         _fail(first_line(e))

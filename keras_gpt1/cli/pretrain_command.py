@@ -1,11 +1,15 @@
-"""Pre-train a GPT-1 model on text files (paper stage 1)."""
+"""Pre-train a GPT-1 model on text files or a prepared corpus (paper stage 1)."""
 
 from keras_gpt1.cli import flags
 
 
 def add_arguments(p):
-    p.add_argument("--corpus", nargs="+", required=True, metavar="PATH",
-                   help="UTF-8 text files (streamed, any size)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", nargs="+", metavar="PATH",
+                        help="UTF-8 text files, tokenized once into OUTPUT/data "
+                        "(for a large corpus run prepare-corpus and use --data)")
+    source.add_argument("--data", metavar="DIR",
+                        help="a corpus made by keras-gpt1 prepare-corpus")
     p.add_argument("--output", required=True, metavar="DIR",
                    help="model directory to create (must not exist)")
     p.add_argument("--preset", default="tiny", help="architecture: tiny | gpt1")
@@ -22,7 +26,9 @@ def add_arguments(p):
     p.add_argument("--clipnorm", type=float, default=1.0,
                    help="global gradient-norm clipping")
     p.add_argument("--vocab-size", type=int, default=8000,
-                   help="BPE vocabulary size to train")
+                   help="BPE vocabulary size to train on --corpus")
+    p.add_argument("--validation-fraction", type=float, default=0.05,
+                   help="share of --corpus's documents held out (default 0.05)")
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--checkpoint-every", type=int, default=100,
                    help="steps between checkpoints (and validations)")

@@ -54,19 +54,6 @@ def check_output_path(path):
         raise GPT1InputError(f"output directory does not exist: {parent}")
 
 
-def write_text(path, text):
-    """Write `text` through a temporary file and a rename (nothing is left
-    behind on failure)."""
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def run(args):
     from keras_gpt1 import artifacts
     from keras_gpt1.errors import GPT1InputError
@@ -80,7 +67,7 @@ def run(args):
     ids = tokenize_lines(model.tokenizer, lines)
     text = "".join(" ".join(str(int(i)) for i in row) + "\n" for row in ids)
     if args.output:
-        write_text(args.output, text)
+        artifacts.write_text(args.output, text)
     else:
         sys.stdout.write(text)
     return {"lines": len(ids), "tokens": sum(len(row) for row in ids)}

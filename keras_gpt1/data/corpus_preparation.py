@@ -356,7 +356,11 @@ def prepare_corpus(config):
             pool.join()
     index = _index(parts, vocabulary_size, dtype, type(tokenizer).__name__, fingerprint,
                    config.validation_fraction, config.seed)
-    _check_usable(index, files)
+    try:
+        _check_usable(index, files)
+    except GPT1InputError:
+        artifacts.remove_tree(work)  # a verdict on the corpus, not a kill: start over
+        raise
     artifacts.write_json(os.path.join(work, INDEX_FILE), index)
     shutil.rmtree(os.path.join(work, PARTS_DIR))
     os.remove(os.path.join(work, RUN_CONFIG_FILE))

@@ -284,14 +284,14 @@ class GPT1Backbone(Backbone):
         return config
 
     def export_to_transformers(self, path):
-        """Write `config.json` and `model.safetensors` of a Hugging Face
-        `openai-gpt` model (no tokenizer) into the directory `path`."""
-        import os
-
+        """Write the new directory `path` (atomically): `config.json` and
+        `model.safetensors` of a Hugging Face `openai-gpt` model (no
+        tokenizer)."""
+        from keras_gpt1 import artifacts
         from keras_gpt1.export.causal_lm_transformers import write_transformers_files
 
-        os.makedirs(path, exist_ok=True)
-        write_transformers_files(self, None, path)
+        with artifacts.publishing_directory(path) as work:
+            write_transformers_files(self, None, work)
 
     # === Presets ===
     @internal("hub_classproperty")

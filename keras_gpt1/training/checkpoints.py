@@ -5,8 +5,8 @@ At the end of each checkpoint interval (an "epoch" of `fit`) the run writes
 `DIR/epoch-{k}/`: the weights with the optimizer's state
 (`model.weights.h5`) and dropout's random state (`seed_states.npz`; a Keras
 weights file does not hold it). The directory is built under a hidden name
-and renamed when complete, and the last two are kept, so a SIGKILL while
-writing leaves the previous one whole. (Keras's `BackupAndRestore` writes
+and renamed when complete (`artifacts.publishing_directory`), and the last
+two are kept, so a SIGKILL while writing leaves the previous one whole. (Keras's `BackupAndRestore` writes
 the weights and then the epoch number in place: a kill between the two
 resumes the epoch's data on top of its own result, and a kill mid-write
 leaves a truncated JSON file that stops the rerun.)
@@ -16,13 +16,14 @@ their own directories, and one killed while writing epoch k still holds
 k - 1, which the others kept too.
 """
 
-import json
 import os
 import re
 import shutil
 
 import keras
 import numpy as np
+
+from keras_gpt1 import artifacts
 
 WEIGHTS_FILE = "model.weights.h5"
 SEED_STATE_FILE = "seed_states.npz"
@@ -75,6 +76,7 @@ class ResumableCheckpoints(keras.callbacks.Callback):
         self.resume_from = resume_from
 
     def on_train_begin(self, logs=None):
+        self._remove_unfinished()
         if not self.resume_from:
             return
         source = epoch_directory(self.directory, self.resume_from)
@@ -86,24 +88,33 @@ class ResumableCheckpoints(keras.callbacks.Callback):
             for i, variable in enumerate(seed_variables(model)):
                 variable.assign(saved[f"state_{i}"])
 
+    def _remove_unfinished(self):
+        """Remove what a kill left half written (hidden `.epoch-*` work)."""
+        if os.path.isdir(self.directory):
+            for name in os.listdir(self.directory):
+                if name.startswith(".epoch-"):
+                    shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+
     def on_epoch_end(self, epoch, logs=None):
         completed = epoch + 1  # fit's epochs count from 0
         os.makedirs(self.directory, exist_ok=True)
         target = epoch_directory(self.directory, completed)
-        work = os.path.join(self.directory, f".epoch-{completed}.partial")
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work)
-        self.model.save_weights(os.path.join(work, WEIGHTS_FILE))
-        np.savez(os.path.join(work, SEED_STATE_FILE), **{
-            f"state_{i}": keras.ops.convert_to_numpy(v.value)
-            for i, v in enumerate(seed_variables(self.model))})
-        with open(os.path.join(work, STATE_FILE), "w", encoding="utf-8") as f:
-            json.dump({"epoch": completed,
-                       "step": int(self.model.optimizer.iterations.numpy())}, f)
-        if os.path.exists(target):  # a rerun writing this epoch again
-            stale = os.path.join(self.directory, f".epoch-{completed}.stale")
-            os.replace(target, stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        os.replace(work, target)
+        with artifacts.publishing_directory(target, replace=True) as work:
+            write_checkpoint(self.model, work, completed)
         for old in completed_epochs(self.directory)[:-KEPT]:
             shutil.rmtree(epoch_directory(self.directory, old), ignore_errors=True)
+
+
+def write_checkpoint(model, directory, epoch):
+    """Epoch `epoch`'s checkpoint into `directory`: the weights with the
+    optimizer's state, dropout's random state, then `STATE_FILE` (the
+    epoch and step)."""
+    model.save_weights(os.path.join(directory, WEIGHTS_FILE))
+    save_seed_states(model, os.path.join(directory, SEED_STATE_FILE))
+    artifacts.write_json(os.path.join(directory, STATE_FILE), {
+        "epoch": epoch, "step": int(model.optimizer.iterations.numpy())})
+
+
+def save_seed_states(model, path):
+    np.savez(path, **{f"state_{i}": keras.ops.convert_to_numpy(v.value)
+                      for i, v in enumerate(seed_variables(model))})

@@ -1,10 +1,14 @@
 """Stage 1 of the paper: unsupervised pre-training with `model.fit`.
 
-`pretrain(PretrainConfig(...))` trains a BPE vocabulary (or reuses the one
-of an interrupted run), builds a `GPT1CausalLM` from a preset, and fits it
-on packed windows of the corpus. Work happens in `OUTPUT.partial/`; a rerun
-of the same command after a kill resumes from the last checkpoint there;
-the finished directory is renamed to `OUTPUT` in one step.
+`pretrain(PretrainConfig(...))` trains on a prepared corpus (`data`, made
+once by `keras-gpt1 prepare-corpus`) or on text files (`corpus`, prepared
+into the run's work directory first: one input pipeline either way),
+builds a `GPT1CausalLM` from a preset for the corpus's tokenizer, and fits
+it on the windows `data/pretraining_batches.py` draws: the batch of step
+`s` depends on `(seed, s, batch_size)` alone, so a resumed run starts at
+its step at once. Work happens in `OUTPUT.partial/`; a rerun of the same
+command after a kill resumes from the last checkpoint there; the finished
+directory is renamed to `OUTPUT` in one step.
 """
 
 import dataclasses
@@ -21,9 +25,6 @@ from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
 from keras_gpt1.models.gpt1_presets import preset_config
 from keras_gpt1.optimizers import warmup_cosine_schedule
-from keras_gpt1.tokenizers.bpe_training import check_text_files
-from keras_gpt1.tokenizers.bpe_training import train_bpe
-from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
 from keras_gpt1.training import checkpoints
 from keras_gpt1.training import distribution
 from keras_gpt1.training.callbacks import RecordStep
@@ -33,18 +34,22 @@ from keras_gpt1.training.training_run import TrainingRun
 from keras_gpt1.training.training_run import check_settings
 
 RUN_CONFIG_FILE = "run_config.json"
+DATA_DIR = "data"  # text files given with `corpus`, prepared
 BACKUP_DIR = "checkpoint"
 LOG_DIR = "logs"
 HISTORY_FILE = "history.csv"
 PLOT_FILE = "loss.png"
+# Held-out windows each validation reads (spread over the held-out documents).
+MAX_VALIDATION_WINDOWS = 256
 
 
 @dataclasses.dataclass
 class PretrainConfig:
     """Settings of one pre-training run (CLI flags map 1:1)."""
 
-    corpus: list
-    output: str
+    corpus: list = None  # text files, prepared into the work directory
+    output: str = None
+    data: str = None  # a prepared corpus (keras-gpt1 prepare-corpus); or corpus
     preset: str = "tiny"
     max_steps: int = 1000
     seq_len: int = None  # default: the preset's context
@@ -53,11 +58,11 @@ class PretrainConfig:
     warmup_steps: int = None  # default: min(2000, max_steps // 10)
     weight_decay: float = paper.WEIGHT_DECAY
     clipnorm: float = paper.GLOBAL_CLIPNORM
-    vocab_size: int = 8000
+    vocab_size: int = 8000  # of the BPE trained on `corpus`
+    validation_fraction: float = 0.05  # of `corpus`'s documents held out
     dropout: float = None  # default: the preset's (0.1)
     seed: int = 0
     checkpoint_every: int = 100
-    validation_every: int = 20
     jit_compile: bool = None  # None: on, except mixed_bfloat16 on a CPU
     strategy: str = "auto"  # see training/distribution.py
     precision: str = "auto"  # see training/precision.py
@@ -68,7 +73,13 @@ class PretrainConfig:
         """A copy with defaults filled in and every value checked."""
         architecture = preset_config(self.preset)
         context = architecture["max_sequence_length"]
-        c = dataclasses.replace(self, corpus=[os.fspath(p) for p in self.corpus])
+        if (self.corpus is None) == (self.data is None):
+            raise GPT1InputError("give text files (corpus) or a prepared corpus (data)")
+        if not self.output:
+            raise GPT1InputError("no output directory given")
+        c = dataclasses.replace(
+            self, corpus=None if self.corpus is None else [os.fspath(p) for p in self.corpus],
+            data=None if self.data is None else os.path.abspath(os.fspath(self.data)))
         if c.seq_len is None:
             c.seq_len = context
         if c.warmup_steps is None:
@@ -78,8 +89,10 @@ class PretrainConfig:
             c.dropout = architecture["dropout"]
         if c.warmup_steps < 0:
             raise GPT1InputError(f"warmup_steps must be >= 0; got {c.warmup_steps}")
-        check_settings(c, ("max_steps", "seq_len", "batch_size", "checkpoint_every",
-                           "validation_every"))
+        check_settings(c, ("max_steps", "seq_len", "batch_size", "checkpoint_every"))
+        if not 0.0 < c.validation_fraction < 1.0:
+            raise GPT1InputError(
+                f"validation_fraction must be in (0, 1); got {c.validation_fraction}")
         if c.seq_len > context:
             raise GPT1InputError(
                 f"seq_len {c.seq_len} is longer than the context of preset "
@@ -93,6 +106,9 @@ class PretrainConfig:
         for transient in ("verbose", "output", "jit_compile", "plot", "strategy",
                           "precision"):
             d.pop(transient)
+        if self.data is not None:  # settings that only shape a preparation
+            for unused in ("vocab_size", "validation_fraction"):
+                d.pop(unused)
         return d
 
 
@@ -103,12 +119,12 @@ def _work_dir(config, chief=True, worker=0):
 
 
 def _reopen_work_dir(config, work):
-    """The tokenizer of an interrupted run in `work`, or None (a run killed
-    before its first save leaves nothing worth keeping)."""
+    """Whether `work` holds an interrupted run of `config` to resume (a run
+    killed before it wrote its settings leaves nothing worth keeping)."""
     run_config_path = os.path.join(work, RUN_CONFIG_FILE)
     if not os.path.isfile(run_config_path):
         artifacts.remove_tree(work)
-        return None
+        return False
     identity = config.run_identity()
     with open(run_config_path, encoding="utf-8") as f:
         previous = json.load(f)
@@ -118,13 +134,45 @@ def _reopen_work_dir(config, work):
             f"{work} holds an interrupted run with other settings "
             f"({', '.join(changed)}); rerun it as it was or delete {work}"
         )
-    return GPT1Tokenizer.from_directory(work)
+    return True
 
 
-def _create_work_dir(config, work, tokenizer):
-    os.makedirs(work)
-    tokenizer.save_to_directory(work)
-    artifacts.write_json(os.path.join(work, RUN_CONFIG_FILE), config.run_identity())
+def _prepared_corpus(config, work, resuming):
+    """The `PreparedCorpus` the run trains on: `data`, or `corpus` prepared
+    into `work` (kept there while the run is unfinished)."""
+    from keras_gpt1.data.corpus_preparation import PrepareConfig
+    from keras_gpt1.data.corpus_preparation import prepare_corpus
+    from keras_gpt1.data.prepared_corpus import PreparedCorpus
+
+    if config.data is not None:
+        return PreparedCorpus(config.data)
+    prepared = os.path.join(work, DATA_DIR)
+    if not (resuming and os.path.isdir(prepared)):
+        artifacts.remove_tree(prepared)
+        # Prepared beside the work directory until it is usable: a bad
+        # corpus leaves nothing behind.
+        staging = work + "." + DATA_DIR
+        artifacts.remove_tree(staging)
+        prepare_corpus(PrepareConfig(
+            config.corpus, staging, vocab_size=config.vocab_size,
+            validation_fraction=config.validation_fraction, workers=1,
+            seed=config.seed, verbose=0))
+        os.makedirs(work, exist_ok=True)
+        os.replace(staging, prepared)
+    return PreparedCorpus(prepared)
+
+
+def _validation_windows(config, corpus):
+    from keras_gpt1.data.pretraining_batches import validation_windows
+
+    try:
+        return validation_windows(corpus, config.seq_len, MAX_VALIDATION_WINDOWS)
+    except GPT1InputError as e:
+        if config.data is not None:
+            raise
+        raise GPT1InputError(
+            f"corpus too small: its held-out documents give no window of "
+            f"{config.seq_len + 1} tokens ({e}); add text or lower --seq-len") from None
 
 
 def build_causal_lm(preset, tokenizer, dropout=None, seed=None, dtype=None):
@@ -149,35 +197,45 @@ def pretrain(config, callbacks=None):
 
     Summary keys: `val_loss`, `val_perplexity`, `initial_val_loss`,
     `initial_val_perplexity`, `steps`, `resumed_from_step`, `tokens`,
-    `tokens_per_second`, `parameters`, `vocabulary_size`, `output`,
-    `strategy`, `replicas`, `precision`, `jit_compile`.
+    `tokens_per_second`, `parameters`, `vocabulary_size`, `train_tokens`
+    (of the prepared corpus), `data_epochs` (passes over it), `data` (its
+    directory), `output`, `strategy`, `replicas`, `precision`,
+    `jit_compile`.
     """
-    from keras_gpt1.data import pretraining_dataset as data
+    from keras_gpt1.data.prepared_corpus import TRAIN
+    from keras_gpt1.data.pretraining_batches import WindowSampler
+    from keras_gpt1.data.pretraining_batches import split_window
+    from keras_gpt1.data.pretraining_batches import tf_batches
 
     config = config.resolved()
-    check_text_files(config.corpus)
+    if config.corpus is not None:
+        from keras_gpt1.data.corpus_preparation import expand_inputs
+        from keras_gpt1.tokenizers.bpe_training import check_text_files
+
+        check_text_files(expand_inputs(config.corpus))
     if os.path.exists(config.output):
         raise GPT1InputError(f"output already exists: {config.output}")
     run = TrainingRun(config.strategy, config.batch_size, config.precision,
                       config.jit_compile)
     config = dataclasses.replace(config, precision=run.precision)
 
-    # The global seed also fixes tf.data's shuffle order: set it first, so
-    # the order depends on `seed` alone (a resumed run relies on that).
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.seed)  # initial weights, dropout
     work = _work_dir(config, run.chief, distribution.worker_id(run.strategy))
-    tokenizer = _reopen_work_dir(config, work)
-    resuming = tokenizer is not None
-    if not resuming:
-        tokenizer = train_bpe(config.corpus, config.vocab_size)
-    held_out = data.held_out_windows(config.corpus, tokenizer, config.seq_len,
-                                     config.validation_every)
-    if not resuming:  # the corpus is usable: only now write anything
-        _create_work_dir(config, work, tokenizer)
-    distribution.check_same_on_all_workers(
-        run.strategy, "BPE vocabularies",
-        json.dumps([list(tokenizer.get_vocabulary()), list(tokenizer.merges)]),
-    )
+    resuming = _reopen_work_dir(config, work)
+    try:
+        corpus = _prepared_corpus(config, work, resuming)
+        tokenizer = corpus.load_tokenizer()
+        held_out = _validation_windows(config, corpus)
+        sampler = WindowSampler(corpus.stream(TRAIN), config.seq_len, config.seed,
+                                corpus.vocabulary_size)
+    except GPT1InputError:
+        if not resuming:
+            artifacts.remove_tree(work)
+        raise
+    if not resuming:  # the corpus is usable: only now write the settings
+        os.makedirs(work, exist_ok=True)
+        artifacts.write_json(os.path.join(work, RUN_CONFIG_FILE), config.run_identity())
+    distribution.check_same_on_all_workers(run.strategy, "tokenizers", corpus.fingerprint)
     steps_per_epoch = min(config.checkpoint_every, config.max_steps)
     completed_epochs = checkpoints.resume_epoch(run.strategy, os.path.join(work, BACKUP_DIR))
     resumed_from_step = _resumed_from_step(config, steps_per_epoch, completed_epochs)
@@ -185,20 +243,20 @@ def pretrain(config, callbacks=None):
     held_out = distribution.whole_batches(run.strategy, held_out, config.batch_size)
 
     def train_fn(context):
-        per_step = context.num_replicas_in_sync // context.num_input_pipelines
-        return data.train_dataset(
-            config.corpus, tokenizer, config.seq_len, run.per_replica_batch,
-            config.validation_every, config.seed,
-            skip_batches=resumed_from_step * per_step,
-            num_shards=context.num_input_pipelines,
-            shard_index=context.input_pipeline_id,
-        )
+        # Pipeline p feeds its replicas in turn: shards p * R .. p * R + R - 1
+        # of every global batch, one per local replica.
+        local = context.num_replicas_in_sync // context.num_input_pipelines
+        first = context.input_pipeline_id * local
+        return tf_batches(sampler, config.batch_size, start_step=resumed_from_step,
+                          shard_indices=range(first, first + local),
+                          num_shards=context.num_replicas_in_sync)
 
     def validation_fn(context):
-        return data.validation_dataset(
-            held_out, run.per_replica_batch, context.num_input_pipelines,
-            context.input_pipeline_id,
-        )
+        import tensorflow as tf
+
+        windows = held_out[context.input_pipeline_id::context.num_input_pipelines]
+        return tf.data.Dataset.from_tensor_slices(windows).batch(
+            run.per_replica_batch).map(split_window).cache()
 
     model = run.compile(
         lambda dtype: build_causal_lm(config.preset, tokenizer, config.dropout,
@@ -207,9 +265,10 @@ def pretrain(config, callbacks=None):
                                config.max_steps),
         validation_fn, config.weight_decay, config.clipnorm,
     )
-    return _fit_and_publish(config, run, model, tokenizer, work,
-                            run.distribute(train_fn), run.distribute(validation_fn),
-                            steps_per_epoch, completed_epochs, callbacks)
+    summary = _fit_and_publish(config, run, model, tokenizer, work,
+                               run.distribute(train_fn), run.distribute(validation_fn),
+                               steps_per_epoch, completed_epochs, callbacks, sampler)
+    return summary
 
 
 def _resumed_from_step(config, steps_per_epoch, completed_epochs):
@@ -218,7 +277,7 @@ def _resumed_from_step(config, steps_per_epoch, completed_epochs):
 
 
 def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
-                     steps_per_epoch, completed_epochs, callbacks):
+                     steps_per_epoch, completed_epochs, callbacks, sampler):
     backup_dir = os.path.join(work, BACKUP_DIR)
     epochs = math.ceil(config.max_steps / steps_per_epoch)
     resumed_from_step = _resumed_from_step(config, steps_per_epoch, completed_epochs)
@@ -268,6 +327,9 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
         "tokens": tokens,
         "tokens_per_second": tokens / max(run.seconds, 1e-9),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
+        "train_tokens": len(sampler.stream),
+        "data_epochs": steps * config.batch_size / sampler.windows_per_epoch,
+        "data": config.data or os.path.abspath(os.path.join(config.output, DATA_DIR)),
         "output": os.path.abspath(config.output),
         **run.summary(model),
     }
@@ -287,5 +349,8 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
     artifacts.remove_tree(backup_dir)
     os.remove(state_path)
     os.remove(run_config_path)
+    # The tokenizer's files beside model.keras; text files given as `corpus`
+    # stay prepared in OUTPUT/data (for `--data` in a later run).
+    tokenizer.save_to_directory(work)
     artifacts.publish_directory(work, config.output)
     return summary

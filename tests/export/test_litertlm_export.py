@@ -19,8 +19,8 @@ from keras_gpt1 import GPT1InputError
 from keras_gpt1.cli.main import main
 from keras_gpt1.export import LiteRTLMCausalLM
 from keras_gpt1.export import export_litertlm
-from keras_gpt1.tokenizers.hf_tokenizer_json import hf_tokenizer
 from keras_gpt1.token_ids import token_id_lists
+from keras_gpt1.tokenizers.hf_tokenizer_json import hf_tokenizer
 
 pytest.importorskip("litert_lm", reason="needs LiteRT-LM (pip install litert-lm)",
                     exc_type=ImportError)

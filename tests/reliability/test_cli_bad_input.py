@@ -71,6 +71,11 @@ def _truncate(path, keep=0.5):
     _write(path, data[: int(len(data) * keep)])
 
 
+def _empty_dir(path):
+    os.makedirs(path)
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The module's model, fine-tuned model and bad inputs, by name."""
@@ -110,6 +115,7 @@ def files(tmp_path_factory):
 
     return {
         "root": str(root),
+        "empty_dir": _empty_dir(root / "empty_dir"),
         "model": model,
         "tuned": tuned,
         "train": train,
@@ -175,8 +181,8 @@ TRUNCATED = "is not a Keras archive (truncated?)"
 CASES = [
     # pretrain (missing, empty and non-UTF-8 corpus, unknown preset and
     # --max-steps 0: tests/cli/test_cli.py)
-    case("pretrain", "corpus_is_a_directory", [*PRETRAIN, "--corpus", "{root}"],
-         "corpus file not found: "),
+    case("pretrain", "corpus_is_an_empty_directory", [*PRETRAIN, "--corpus", "{empty_dir}"],
+         "no files in the input directory "),
     case("pretrain", "zero_batch_size", [*PRETRAIN, "--batch-size", "0"],
          "batch_size must be >= 1; got 0"),
     case("pretrain", "negative_seq_len", [*PRETRAIN, "--seq-len", "-1"],
@@ -192,7 +198,7 @@ CASES = [
     case("pretrain", "corpus_without_a_repeated_pair", [*PRETRAIN, "--corpus", "{one_line}"],
          "corpus too small to learn a BPE vocabulary"),
     case("pretrain", "corpus_shorter_than_two_windows", [*PRETRAIN, "--corpus", "{few_words}"],
-         "corpus too small: it gives 0 windows"),
+         "corpus too small to hold out a validation document: 1 document(s)"),
     case("pretrain", "output_exists", [*PRETRAIN, "--output", "{existing}"],
          "output already exists: "),
     # generate (missing model, prompt over the context, empty prompt and a
@@ -557,8 +563,8 @@ def test_failed_export_leaves_neither_output_nor_temporary_files(
     assert os.listdir(out) == [] and _leftovers(temporary) == []
 
 
-def test_interrupted_export_exits_2_and_leaves_nothing(files, tmp_path, monkeypatch,
-                                                       capsys):
+def test_interrupted_export_exits_130_and_leaves_nothing(files, tmp_path, monkeypatch,
+                                                         capsys):
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
@@ -566,7 +572,7 @@ def test_interrupted_export_exits_2_and_leaves_nothing(files, tmp_path, monkeypa
     with pytest.raises(SystemExit) as exit_info:
         main(["export", "--model", files["model"], "--format", "litert",
               "--output", str(tmp_path / "export"), "--max-length", "8"])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 130  # 128 + SIGINT, as a shell reports Ctrl-C
     assert capsys.readouterr().err == PREFIX + "interrupted\n"
     assert os.listdir(tmp_path) == ["tmp"] and _leftovers(temporary) == []
 

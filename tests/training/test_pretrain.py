@@ -41,7 +41,8 @@ def test_pretraining_lowers_validation_loss_and_writes_a_loadable_model(corpus_f
     np.testing.assert_allclose(summary["val_perplexity"], np.exp(summary["val_loss"]), rtol=1e-4)
     assert not os.path.exists(str(out) + ".partial")
     assert sorted(os.listdir(out)) == [
-        "history.csv", "logs", "merges.txt", "model.keras", "summary.json", "vocabulary.json"
+        "data", "history.csv", "logs", "merges.txt", "model.keras", "summary.json",
+        "vocabulary.json",
     ]
     model = keras.saving.load_model(out / "model.keras")
     assert model.tokenizer.vocabulary_size() == summary["vocabulary_size"]
