@@ -39,7 +39,7 @@ INTERNALS = {
     "hub_config_file": ("keras_hub.src.utils.preset_utils", "CONFIG_FILE"),
 }
 
-TESTED_WITH = "keras 3.15 and keras-hub 0.32 (setup.cfg)"
+TESTED_WITH = "keras >= 3.15.1 and keras-hub >= 0.32 (setup.cfg)"
 
 
 class MissingInternalError(ImportError):

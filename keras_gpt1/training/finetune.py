@@ -187,8 +187,9 @@ def read_task_data(config, tokenizer, max_length):
     return data
 
 
-def finetune(config):
+def finetune(config, callbacks=None):
     """Fine-tune, evaluate on `config.validation`, publish `config.output`.
+    `callbacks` are added to the run's own.
 
     Returns the summary dict: `task`, `label_names`, `steps`, `epochs`,
     `train_loss` (mean of the last epoch, `L2 + λ L1`), `val_*` metrics
@@ -254,7 +255,7 @@ def finetune(config):
         run.distribute(train_fn),
         epochs=math.ceil(total_steps / steps_per_epoch),
         steps_per_epoch=steps_per_epoch,
-        callbacks=[StopAtStep(total_steps)],
+        callbacks=[StopAtStep(total_steps), *(callbacks or [])],
         verbose=config.verbose,
     )
 

@@ -86,6 +86,22 @@ def test_greedy_generate_equals_argmax_recomputation(lm):
         np.testing.assert_array_equal(got, seq[0])
 
 
+def test_left_padded_rows_read_as_the_unpadded_sequences(lm):
+    """The padding mask keeps padded keys out of attention, and positions
+    count real tokens only: each real token's state equals the unpadded
+    sequence's."""
+    prompts = [ids(1, 6, seed=3)[0], ids(1, 2, seed=4)[0]]
+    token_ids = np.full((2, 6), 7, "int32")  # a real id as padding: it must not count
+    mask = np.zeros((2, 6), "int32")
+    for i, p in enumerate(prompts):
+        token_ids[i, 6 - len(p):] = p
+        mask[i, 6 - len(p):] = 1
+    hidden = numpy(lm.backbone({"token_ids": token_ids, "padding_mask": mask}))
+    for i, p in enumerate(prompts):
+        alone = numpy(lm.backbone(p[None]))[0]
+        np.testing.assert_allclose(hidden[i, 6 - len(p):], alone, atol=1e-5)
+
+
 def test_a_left_padded_batch_generates_what_each_prompt_generates_alone(lm):
     prompts = [ids(1, 6, seed=3)[0], ids(1, 2, seed=4)[0]]
     length = 12

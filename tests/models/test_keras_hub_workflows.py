@@ -233,9 +233,19 @@ def test_save_to_preset_and_every_from_preset_give_the_same_model(lm, tmp_path):
 
 
 def test_a_hugging_face_checkpoint_loads_as_convert_does(hf_checkpoint, tmp_path):
+    """Against transformers' own model of the same files (the independent
+    reference), then against `convert`."""
+    torch = pytest.importorskip("torch", reason="needs the reference extra",
+                                exc_type=ImportError)
+    transformers = pytest.importorskip("transformers", reason="needs the reference extra",
+                                       exc_type=ImportError)
     lm = GPT1CausalLM.from_preset(hf_checkpoint)
     converted = load_checkpoint(hf_checkpoint, "huggingface")
     ids = random_ids(2, 9, converted.backbone.vocabulary_size)
+    reference = transformers.OpenAIGPTLMHeadModel.from_pretrained(hf_checkpoint).eval()
+    with torch.no_grad():
+        expected = reference(torch.tensor(ids, dtype=torch.long)).logits.numpy()
+    np.testing.assert_allclose(np.asarray(lm(ids)), expected, atol=1e-4, rtol=0)
     np.testing.assert_array_equal(np.asarray(lm(ids)), np.asarray(converted(ids)))
     assert type(lm.tokenizer).__name__ == "OpenAIGPTTokenizer"
     assert lm.generate("the cat", max_new_tokens=3, stop_token_ids=None) == \

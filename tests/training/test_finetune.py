@@ -145,15 +145,30 @@ def test_finetune_without_a_learning_rate_uses_the_width_rule_and_says_so(
 ):
     from keras_gpt1.hyperparameters import finetune_learning_rate
 
+    class AppliedRates(keras.callbacks.Callback):
+        """The rate the optimizer applies at each step (not the summary's echo)."""
+
+        rates = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            self.rates.append(float(rate))
+
     backbone, _ = load_pretrained(pretrained)
+    rule = finetune_learning_rate(backbone.hidden_dim)
+    assert rule != 6.25e-5  # a narrow model: the rule is not the paper's 768-wide rate
+    recorded = AppliedRates()
     summary = finetune(FinetuneConfig(model=pretrained, task="classification",
                                       train=sentiment[0], output=str(tmp_path / "a"),
                                       max_steps=1, batch_size=16, jit_compile=False,
-                                      verbose=0))
-    assert summary["learning_rate"] == finetune_learning_rate(backbone.hidden_dim)
+                                      verbose=0), callbacks=[recorded])
+    assert summary["learning_rate"] == rule
     assert summary["learning_rate_source"] == "width rule"
+    np.testing.assert_allclose(recorded.rates, [rule], rtol=1e-6)  # no warmup in 1 step
+    recorded.rates.clear()
     summary = finetune(FinetuneConfig(model=pretrained, task="classification",
                                       train=sentiment[0], output=str(tmp_path / "b"),
                                       max_steps=1, learning_rate=2e-5, batch_size=16,
-                                      jit_compile=False, verbose=0))
+                                      jit_compile=False, verbose=0), callbacks=[recorded])
     assert (summary["learning_rate"], summary["learning_rate_source"]) == (2e-5, "given")
+    np.testing.assert_allclose(recorded.rates, [2e-5], rtol=1e-6)
