@@ -29,7 +29,11 @@ _EXPORTS = {
 # What registers keras-gpt1's classes with Keras; the tokenizers only where
 # TensorFlow Text can be imported.
 _REGISTERING = ("keras_gpt1.models", "keras_gpt1.optimizers")
-_REGISTERING_WITH_TENSORFLOW = ("keras_gpt1.tokenizers",)
+_REGISTERING_WITH_TENSORFLOW = (
+    "keras_gpt1.tokenizers",
+    # Hugging Face openai-gpt for from_preset and export_to_transformers.
+    "keras_gpt1.convert.hf_preset_loader",
+)
 
 __all__ = sorted(_EXPORTS)
 

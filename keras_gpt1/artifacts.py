@@ -213,6 +213,27 @@ def write_text(path, text):
             f.write(text)
 
 
+def reopen_work_directory(work, settings_file, settings, what="run"):
+    """Whether `work` holds an interrupted `what` with `settings` to resume.
+
+    `work/settings_file` is written when the work has started for good; a
+    directory without it (killed before) is removed, and one whose settings
+    differ is refused with `GPT1InputError` naming the settings that changed.
+    """
+    path = os.path.join(work, settings_file)
+    if not os.path.isfile(path):
+        remove_tree(work)
+        return False
+    with open(path, encoding="utf-8") as f:
+        previous = json.load(f)
+    if previous != settings:
+        changed = sorted(k for k in settings if previous.get(k) != settings[k])
+        raise GPT1InputError(
+            f"{work} holds an interrupted {what} with other settings "
+            f"({', '.join(changed)}); rerun it as it was or delete {work}")
+    return True
+
+
 def publish_directory(work_dir, output_dir):
     """Move a finished `work_dir` to `output_dir` in one rename."""
     check_new_output(output_dir)

@@ -1,5 +1,19 @@
-"""Read a Hugging Face `openai-gpt` checkpoint: `config.json` +
-`model.safetensors` (or a sharded `model.safetensors.index.json`).
+"""Hugging Face's `openai-gpt` checkpoint format, both ways: read
+`config.json` + `model.safetensors` (or a sharded
+`model.safetensors.index.json`), and write a directory that
+`transformers.OpenAIGPTLMHeadModel.from_pretrained` and
+`pipeline("text-generation")` load:
+
+    DIR/config.json          model_type "openai-gpt"
+    DIR/model.safetensors    `transformer.*` tensors (the LM head is tied)
+    DIR/vocab.json           GPT-1's own tokenizer (OpenAIGPTTokenizer), or
+    DIR/merges.txt
+    DIR/tokenizer.json       the project's byte-level BPE, with a
+    DIR/tokenizer_config.json   `tokenizer_config.json` naming
+                             `PreTrainedTokenizerFast` for `AutoTokenizer`
+
+Its GPT-1 has an MLP of exactly 4 x the width and float weights: other
+models are refused.
 
 Tensor names are those of `weight_table` with or without the
 `transformer.` prefix. Hugging Face's `Conv1D` stores `(in, out)`, the
@@ -16,10 +30,13 @@ import re
 
 import numpy as np
 
+from keras_gpt1 import artifacts
 from keras_gpt1.artifacts import read_json
 from keras_gpt1.convert.weight_table import Architecture
+from keras_gpt1.convert.weight_table import backbone_weights
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.errors import first_line
+from keras_gpt1.hyperparameters import INITIALIZER_STDDEV
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -38,6 +55,101 @@ HOW_TO_CONVERT = (
     "OpenAIGPTLMHeadModel.from_pretrained(DIR).save_pretrained(OUT, "
     "safe_serialization=True), then convert OUT"
 )
+
+
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+GENERATION_CONFIG_FILE = "generation_config.json"
+
+
+def hf_config(backbone):
+    """`config.json` of `transformers.OpenAIGPTConfig` for `backbone`."""
+    return {
+        "architectures": ["OpenAIGPTLMHeadModel"],
+        "model_type": MODEL_TYPE,
+        "vocab_size": backbone.vocabulary_size,
+        "n_positions": backbone.max_sequence_length,
+        "n_embd": backbone.hidden_dim,
+        "n_layer": backbone.num_layers,
+        "n_head": backbone.num_heads,
+        "afn": "gelu",  # transformers' name for GPT-1's tanh GELU
+        "resid_pdrop": backbone.dropout,
+        "embd_pdrop": backbone.dropout,
+        "attn_pdrop": backbone.dropout,
+        "layer_norm_epsilon": backbone.layer_norm_epsilon,
+        "initializer_range": INITIALIZER_STDDEV,
+        "tie_word_embeddings": True,
+    }
+
+
+def check_hf_exportable(backbone):
+    """`GPT1InputError` for what `OpenAIGPTLMHeadModel` cannot hold."""
+    if backbone.intermediate_dim != 4 * backbone.hidden_dim:
+        raise GPT1InputError(
+            f"transformers' GPT-1 has an MLP of 4 x the width "
+            f"({4 * backbone.hidden_dim}); this model's is {backbone.intermediate_dim}"
+        )
+    # A quantized layer holds integer weights (int8, or int4 packed in int8).
+    import keras
+
+    quantized = [v.path for v in backbone.weights
+                 if keras.backend.standardize_dtype(v.dtype).startswith("int")]
+    if quantized:
+        raise GPT1InputError(
+            f"the model is quantized ({quantized[0]}); export the float model "
+            "to transformers and quantize there"
+        )
+
+
+def write_hf_checkpoint(backbone, tokenizer, directory):
+    """Write the files of the module docstring into `directory` (the
+    tokenizer's only when `tokenizer` is given)."""
+    from safetensors.numpy import save_file
+
+    from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
+    from keras_gpt1.tokenizers.hf_tokenizer_json import TOKENIZER_JSON
+    from keras_gpt1.tokenizers.hf_tokenizer_json import tokenizer_json
+    from keras_gpt1.tokenizers.hf_tokenizer_json import transformers_tokenizer_config
+
+    check_hf_exportable(backbone)
+    with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
+        json.dump(hf_config(backbone), f, indent=2)
+    tensors = {PREFIX + name: value for name, value in backbone_weights(backbone).items()}
+    save_file(tensors, os.path.join(directory, WEIGHTS_FILE), metadata={"format": "pt"})
+    if tokenizer is None:
+        return
+    if isinstance(tokenizer, GPT1Tokenizer):
+        with open(os.path.join(directory, TOKENIZER_JSON), "w", encoding="utf-8") as f:
+            f.write(tokenizer_json(tokenizer))
+        with open(os.path.join(directory, TOKENIZER_CONFIG_FILE), "w",
+                  encoding="utf-8") as f:
+            f.write(transformers_tokenizer_config(tokenizer))
+        with open(os.path.join(directory, GENERATION_CONFIG_FILE), "w",
+                  encoding="utf-8") as f:
+            json.dump({"eos_token_id": tokenizer.end_token_id,
+                       "pad_token_id": tokenizer.pad_token_id}, f, indent=2)
+    else:  # GPT-1's own: vocab.json + merges.txt, as Hugging Face ships them
+        tokenizer.save_to_directory(directory)
+
+
+def export_transformers_directory(model, path):
+    """Write `model` (a `GPT1CausalLM`, with its tokenizer if it has one, or
+    a `GPT1Backbone`) as the new Hugging Face directory `path`, atomically;
+    returns a summary (`format`, `path`, `files`, `parameters`,
+    `tokenizer_class`)."""
+    backbone = getattr(model, "backbone", model)
+    tokenizer = getattr(model, "tokenizer", None)
+    check_hf_exportable(backbone)
+    with artifacts.publishing_directory(path) as work:
+        write_hf_checkpoint(backbone, tokenizer, work)
+        files = {name: os.path.getsize(os.path.join(work, name))
+                 for name in sorted(os.listdir(work))}
+    return {
+        "format": "transformers",
+        "path": os.path.abspath(path),
+        "files": files,
+        "parameters": int(backbone.count_params()),
+        "tokenizer_class": None if tokenizer is None else type(tokenizer).__name__,
+    }
 
 
 def refuse_pickle(path):

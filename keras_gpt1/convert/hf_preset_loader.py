@@ -80,3 +80,19 @@ class OpenAIGPTPresetLoader(internal("hub_preset_loader")):
         kwargs.setdefault("tokenizer", self.load_tokenizer(None))
         kwargs.setdefault("sequence_length", self.config.get("n_positions"))
         return cls(**kwargs)
+
+
+def _is_a_hugging_face_checkpoint(config):
+    return "model_type" in config
+
+
+def _register():
+    from keras_gpt1.convert.hf_checkpoint import export_transformers_directory
+    from keras_gpt1.models import checkpoint_formats
+
+    checkpoint_formats.register_reader("huggingface", _is_a_hugging_face_checkpoint,
+                                       hf_preset_loader)
+    checkpoint_formats.register_writer("transformers", export_transformers_directory)
+
+
+_register()

@@ -370,17 +370,8 @@ def prepare_corpus(config):
 
 
 def _reopen_or_create(work, settings, tokenizer):
-    run_config = os.path.join(work, RUN_CONFIG_FILE)
-    if os.path.isfile(run_config):
-        with open(run_config, encoding="utf-8") as f:
-            previous = json.load(f)
-        if previous != settings:
-            changed = sorted(k for k in settings if previous.get(k) != settings[k])
-            raise GPT1InputError(
-                f"{work} holds an interrupted preparation with other settings "
-                f"({', '.join(changed)}); rerun it as it was or delete {work}")
+    if artifacts.reopen_work_directory(work, RUN_CONFIG_FILE, settings, "preparation"):
         return
-    artifacts.remove_tree(work)
     os.makedirs(os.path.join(work, PARTS_DIR))
     tokenizer.save_to_directory(os.path.join(work, TOKENIZER_DIR))
     from keras_gpt1.tokenizers.hf_tokenizer_json import TOKENIZER_JSON
@@ -388,7 +379,7 @@ def _reopen_or_create(work, settings, tokenizer):
 
     with open(os.path.join(work, TOKENIZER_DIR, TOKENIZER_JSON), "w", encoding="utf-8") as f:
         f.write(tokenizer_json(tokenizer))
-    artifacts.write_json(run_config, settings)
+    artifacts.write_json(os.path.join(work, RUN_CONFIG_FILE), settings)
 
 
 def _index(parts, vocabulary_size, dtype, tokenizer_class, fingerprint,

@@ -286,12 +286,11 @@ class GPT1Backbone(Backbone):
     def export_to_transformers(self, path):
         """Write the new directory `path` (atomically): `config.json` and
         `model.safetensors` of a Hugging Face `openai-gpt` model (no
-        tokenizer)."""
-        from keras_gpt1 import artifacts
-        from keras_gpt1.export.causal_lm_transformers import write_transformers_files
+        tokenizer). Returns a summary (`format`, `path`, `files`,
+        `parameters`)."""
+        from keras_gpt1.models.checkpoint_formats import writer
 
-        with artifacts.publishing_directory(path) as work:
-            write_transformers_files(self, None, work)
+        return writer("transformers")(self, path)
 
     # === Presets ===
     @internal("hub_classproperty")

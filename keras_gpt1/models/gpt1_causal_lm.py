@@ -401,12 +401,11 @@ class GPT1CausalLM(keras_hub.models.CausalLM):
     def export_to_transformers(self, path):
         """Write a Hugging Face `openai-gpt` directory (config, safetensors,
         tokenizer) that `OpenAIGPTLMHeadModel.from_pretrained(path)` and
-        `pipeline("text-generation", model=path)` load."""
-        from keras_gpt1.export.causal_lm_transformers import (
-            export_causal_lm_transformers,
-        )
+        `pipeline("text-generation", model=path)` load. Returns a summary
+        (`format`, `path`, `files`, `parameters`, `tokenizer_class`)."""
+        from keras_gpt1.models.checkpoint_formats import writer
 
-        return export_causal_lm_transformers(self, path)
+        return writer("transformers")(self, path)
 
     # === Presets ===
     @classmethod

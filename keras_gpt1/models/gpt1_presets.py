@@ -62,10 +62,12 @@ def preset_config(name):
 
 
 def preset_loader(preset):
-    """keras-hub's `PresetLoader` for `preset`, or this project's for a
-    Hugging Face `openai-gpt` checkpoint (keras-hub has no converter for
-    that model type). `GPT1InputError` for a path that is neither."""
+    """keras-hub's `PresetLoader` for `preset`, or a registered format's
+    (`models/checkpoint_formats.py`: Hugging Face `openai-gpt`, which
+    keras-hub has no converter for). `GPT1InputError` for a path that is
+    neither."""
     from keras_gpt1.keras_internals import internal
+    from keras_gpt1.models import checkpoint_formats
 
     if not isinstance(preset, str):
         raise GPT1InputError(f"a preset must be a string; got {preset!r}")
@@ -74,11 +76,13 @@ def preset_loader(preset):
         if internal("hub_check_file_exists")(preset, config_file):
             config = internal("hub_load_json")(preset, config_file)
             if isinstance(config, dict) and "model_type" in config:
-                # The one place models/ reaches up to convert/, lazily, as
-                # keras-hub's own loader reaches its converters.
-                from keras_gpt1.convert.hf_preset_loader import hf_preset_loader
-
-                return hf_preset_loader(preset, config)
+                checkpoint_formats._register_known_formats()
+                loader = checkpoint_formats.reader_for(config)
+                if loader is None:
+                    raise GPT1InputError(
+                        f"{preset}: {config_file} is for a "
+                        f"'{config['model_type']}' model, not 'openai-gpt' (GPT-1)")
+                return loader(preset, config)
         return internal("hub_get_preset_loader")(preset)
     except (FileNotFoundError, ValueError) as e:
         if os.path.isdir(preset):

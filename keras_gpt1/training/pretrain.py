@@ -118,25 +118,6 @@ def _work_dir(config, chief=True, worker=0):
     return base + ".partial" if chief else f"{base}.worker{worker}.partial"
 
 
-def _reopen_work_dir(config, work):
-    """Whether `work` holds an interrupted run of `config` to resume (a run
-    killed before it wrote its settings leaves nothing worth keeping)."""
-    run_config_path = os.path.join(work, RUN_CONFIG_FILE)
-    if not os.path.isfile(run_config_path):
-        artifacts.remove_tree(work)
-        return False
-    identity = config.run_identity()
-    with open(run_config_path, encoding="utf-8") as f:
-        previous = json.load(f)
-    if previous != identity:
-        changed = sorted(k for k in identity if previous.get(k) != identity[k])
-        raise GPT1InputError(
-            f"{work} holds an interrupted run with other settings "
-            f"({', '.join(changed)}); rerun it as it was or delete {work}"
-        )
-    return True
-
-
 def _prepared_corpus(config, work, resuming):
     """The `PreparedCorpus` the run trains on: `data`, or `corpus` prepared
     into `work` (kept there while the run is unfinished)."""
@@ -221,7 +202,8 @@ def pretrain(config, callbacks=None):
 
     keras.utils.set_random_seed(config.seed)  # initial weights, dropout
     work = _work_dir(config, run.chief, distribution.worker_id(run.strategy))
-    resuming = _reopen_work_dir(config, work)
+    resuming = artifacts.reopen_work_directory(work, RUN_CONFIG_FILE,
+                                               config.run_identity())
     try:
         corpus = _prepared_corpus(config, work, resuming)
         tokenizer = corpus.load_tokenizer()
