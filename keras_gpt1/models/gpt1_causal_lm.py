@@ -151,12 +151,29 @@ class GPT1CausalLM(keras_hub.models.CausalLM):
                         sampler=resolve_sampler(sampler), **kwargs)
         self._generate_functions = {}
 
-    def fit(self, *args, **kwargs):
-        """keras-hub's `fit`; a default `compile()` schedule decays to 0 at
-        this fit's last step."""
+    def fit(self, x=None, y=None, **kwargs):
+        """keras-hub's `fit` (text goes through the preprocessor); token
+        ids (arrays, a dict of arrays, a `keras.utils.PyDataset`) go
+        straight to `keras.Model.fit`, which needs no tf.data or Grain (a
+        JAX or PyTorch machine without TensorFlow). A default `compile()`
+        schedule decays to 0 at this fit's last step."""
         kwargs["callbacks"] = with_schedule_length(
             self.optimizer, kwargs.get("callbacks"), kwargs.get("initial_epoch", 0))
-        return super().fit(*args, **kwargs)
+        if self.preprocessor is None or holds_token_ids(x):
+            return keras.Model.fit(self, x, y, **kwargs)
+        return super().fit(x, y, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """As `fit`: token ids go straight to `keras.Model.evaluate`."""
+        if self.preprocessor is None or holds_token_ids(x):
+            return keras.Model.evaluate(self, x, y, **kwargs)
+        return super().evaluate(x, y, **kwargs)
+
+    def predict(self, x=None, **kwargs):
+        """As `fit`: token ids go straight to `keras.Model.predict`."""
+        if self.preprocessor is None or holds_token_ids(x):
+            return keras.Model.predict(self, x, **kwargs)
+        return super().predict(x, **kwargs)
 
     def compile_from_config(self, config):
         """Recompile a loaded model as it was saved (`keras.saving.load_model`).
@@ -424,6 +441,18 @@ class GPT1CausalLM(keras_hub.models.CausalLM):
         if kwargs.get("dtype") is None and saved_dtype(loader) is not None:
             kwargs["dtype"] = saved_dtype(loader)
         return loader.load_task(cls, load_weights, True, **kwargs)
+
+
+def holds_token_ids(x):
+    """Whether `x` is already token ids (integer arrays, a dict of them, a
+    `keras.utils.PyDataset`), not text for the preprocessor."""
+    if isinstance(x, keras.utils.PyDataset):
+        return True
+    if isinstance(x, dict):
+        x = x.get(TOKEN_IDS)
+    if isinstance(x, np.ndarray):
+        return np.issubdtype(x.dtype, np.integer)
+    return keras.ops.is_tensor(x) and "int" in keras.backend.standardize_dtype(x.dtype)
 
 
 def resolve_sampler(sampler, temperature=1.0, top_k=10, top_p=0.9, seed=None):

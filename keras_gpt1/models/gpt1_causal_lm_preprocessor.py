@@ -6,12 +6,18 @@ from keras_hub.models import CausalLMPreprocessor
 
 from keras_gpt1.models.gpt1_backbone import GPT1Backbone
 from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
-from keras_gpt1.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer
 
 # keras-hub's `Tokenizer.from_preset` finds a preset's tokenizer class by
-# the backbone it serves; both of this project's tokenizers serve GPT-1.
+# the backbone it serves; both of this project's tokenizers serve GPT-1
+# (GPT-1's own, built of TensorFlow Text ops, where TensorFlow is).
 GPT1Tokenizer.backbone_cls = GPT1Backbone
-OpenAIGPTTokenizer.backbone_cls = GPT1Backbone
+try:
+    from keras_gpt1.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer
+
+    OpenAIGPTTokenizer.backbone_cls = GPT1Backbone
+except ImportError as error:
+    if error.name not in ("tensorflow", "tensorflow_text"):
+        raise
 
 
 @keras.saving.register_keras_serializable(package="keras_gpt1")

@@ -1,10 +1,18 @@
-"""Tokenizers (TF ops; safe inside tf.data and exported SavedModels):
-the project's byte-level BPE, and GPT-1's original lower-cased `</w>` BPE
-(for imported OpenAI weights)."""
+"""Tokenizers: the project's byte-level BPE (TF ops, or Hugging Face
+`tokenizers` where TensorFlow Text is not installed) and GPT-1's original
+lower-cased `</w>` BPE (TF ops; for imported OpenAI weights)."""
 
 from keras_gpt1.tokenizers.bpe_training import check_text_files
 from keras_gpt1.tokenizers.bpe_training import train_bpe
 from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
-from keras_gpt1.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer
 
 __all__ = ["GPT1Tokenizer", "OpenAIGPTTokenizer", "check_text_files", "train_bpe"]
+
+
+def __getattr__(name):
+    # GPT-1's own tokenizer is built of TensorFlow Text ops: imported on use.
+    if name == "OpenAIGPTTokenizer":
+        from keras_gpt1.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer
+
+        return OpenAIGPTTokenizer
+    raise AttributeError(f"module 'keras_gpt1.tokenizers' has no attribute {name!r}")

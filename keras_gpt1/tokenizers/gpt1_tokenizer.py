@@ -1,5 +1,11 @@
 """The project's BPE tokenizer: keras-hub's in-graph byte-level BPE plus the
-special tokens GPT-1 fine-tuning and generation need."""
+special tokens GPT-1 fine-tuning and generation need.
+
+With TensorFlow Text installed it always runs as TF ops (in tf.data,
+SavedModels and eagerly alike). Without it (JAX or PyTorch machines) the
+same class runs Hugging Face `tokenizers` built to split text exactly as
+the TF ops do (`hf_tokenizer_json.py`; ids tested equal), so `generate`
+takes and returns text there too."""
 
 import json
 import os
@@ -20,6 +26,59 @@ SPECIAL_TOKENS = (PAD_TOKEN, END_TOKEN, START_TOKEN, DELIMITER_TOKEN, EXTRACT_TO
 
 VOCABULARY_FILE = "vocabulary.json"
 MERGES_FILE = "merges.txt"
+
+
+def tensorflow_text_available():
+    """Whether TensorFlow and TensorFlow Text import here."""
+    try:
+        import tensorflow  # noqa: F401
+        import tensorflow_text  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _byte_decoder():
+    """GPT-2's byte-level alphabet, unicode character -> byte."""
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+                 + list(range(ord("®"), ord("ÿ") + 1)))
+    codes, n = list(printable), 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            codes.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(printable, codes, strict=True)}
+
+
+BYTE_DECODER = _byte_decoder()
+
+
+def _bytes_of(inverse, ids):
+    """The bytes a row of ids stands for (special tokens as their text)."""
+    out = bytearray()
+    for i in ids:
+        token = inverse[int(i)]
+        if token in SPECIAL_TOKENS:
+            out += token.encode("utf-8")
+        else:
+            out += bytes(BYTE_DECODER[c] for c in token)
+    return bytes(out)
+
+
+def _id_rows(inputs):
+    """`(rows of ids, batched)` from an int, a list, a list of lists or an
+    array (keras-hub's rules for `detokenize`)."""
+    import numpy as np
+
+    if isinstance(inputs, (list, tuple)) and inputs and not isinstance(
+            inputs[0], (int, np.integer)):
+        return [np.asarray(r).reshape(-1).tolist() for r in inputs], True
+    array = np.asarray(keras.ops.convert_to_numpy(inputs)
+                       if keras.ops.is_tensor(inputs) else inputs)
+    if array.ndim <= 1:
+        return [array.reshape(-1).tolist()], False
+    return [r.tolist() for r in array], True
 
 
 @keras.saving.register_keras_serializable(package="keras_gpt1")
@@ -45,11 +104,27 @@ class GPT1Tokenizer(BytePairTokenizer):
         self._add_special_token(DELIMITER_TOKEN, "delimiter_token")
         self._add_special_token(EXTRACT_TOKEN, "extract_token")
         kwargs.setdefault("unsplittable_tokens", list(SPECIAL_TOKENS))
-        # keras-hub's eager Python path pre-splits text differently from its
-        # TF path; always use the TF path so eager, tf.data and SavedModel
-        # ids agree.
-        kwargs.setdefault("_allow_python_workflow", False)
+        # keras-hub's own Python path pre-splits text differently from its
+        # TF path: with TensorFlow Text, always the TF path (eager, tf.data
+        # and SavedModel ids agree); without it, the Python path with this
+        # class's exact mirror of the TF split.
+        kwargs["_allow_python_workflow"] = not tensorflow_text_available()
         super().__init__(vocabulary=vocabulary, merges=merges, **kwargs)
+
+    def _set_vocabulary_and_merges_tokenizers(self, vocabulary, merges):
+        # keras-hub's Python path, with this project's mirror of the TF split.
+        super()._set_vocabulary_and_merges_tokenizers(vocabulary, merges)
+        from keras_gpt1.tokenizers.hf_tokenizer_json import hf_tokenizer
+
+        self._tokenizer = hf_tokenizer(self)
+
+    def _detokenize_tokenizers(self, inputs):
+        # As the TF path: bytes (incomplete UTF-8 is the caller's to drop).
+        rows, batched = _id_rows(inputs)
+        if getattr(self, "_id_to_token", None) is None:
+            self._id_to_token = {int(i): t for t, i in self.vocabulary.items()}
+        out = [_bytes_of(self._id_to_token, row) for row in rows]
+        return out if batched else out[0]
 
     def detokenize(self, inputs):
         """Ids -> text; `GPT1InputError` for an id outside the vocabulary."""

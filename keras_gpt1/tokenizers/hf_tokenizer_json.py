@@ -25,10 +25,6 @@ take C strings (LiteRT-LM).
 import json
 
 from keras_gpt1.tokenizers.gpt1_tokenizer import SPECIAL_TOKENS
-from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
-from keras_gpt1.tokenizers.openai_gpt_tokenizer import END_OF_WORD
-from keras_gpt1.tokenizers.openai_gpt_tokenizer import UNKNOWN_TOKEN
-from keras_gpt1.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer
 
 TOKENIZER_JSON = "tokenizer.json"
 
@@ -48,9 +44,12 @@ def hf_tokenizer(tokenizer, min_vocabulary_size=0):
     """A `tokenizers.Tokenizer` equal to `tokenizer` (either kind), its
     vocabulary padded with unreachable `<|unused_{i}|>` entries to at least
     `min_vocabulary_size` ids."""
-    if isinstance(tokenizer, OpenAIGPTTokenizer):
+    # By class name: GPT-1's own tokenizer module needs TensorFlow, and a
+    # machine without it still mirrors the byte-level BPE.
+    kinds = {cls.__name__ for cls in type(tokenizer).__mro__}
+    if "OpenAIGPTTokenizer" in kinds:
         return _openai_gpt(tokenizer, min_vocabulary_size)
-    if isinstance(tokenizer, GPT1Tokenizer):
+    if "GPT1Tokenizer" in kinds:
         return _byte_level(tokenizer, min_vocabulary_size)
     raise TypeError(f"no tokenizer.json for a {type(tokenizer).__name__}")
 
@@ -100,6 +99,9 @@ def _openai_gpt(tokenizer, min_vocabulary_size):
     from tokenizers import models
     from tokenizers import normalizers
     from tokenizers import pre_tokenizers
+
+    from keras_gpt1.tokenizers.openai_gpt_tokenizer import END_OF_WORD
+    from keras_gpt1.tokenizers.openai_gpt_tokenizer import UNKNOWN_TOKEN
 
     merges = [tuple(merge.split(" ")) for merge in tokenizer.merges]
     hf = Tokenizer(models.BPE(

@@ -1,8 +1,9 @@
 """GPT-1 on the other Keras backends: `test_on_every_backend.py` again
-under JAX and under torch (each in its own process: the backend is fixed
-at import), and one model-parallel `fit` step on 2 virtual JAX devices
-(`jax_model_parallel.py`). JAX comes with the `jax` extra, torch with the
-`reference` extra."""
+under JAX and under torch, each in its own process (the backend is fixed
+at import) where TensorFlow and TensorFlow Text cannot be imported (a
+machine with JAX or PyTorch need not have them), and one model-parallel
+`fit` step on 2 virtual JAX devices (`jax_model_parallel.py`). JAX comes
+with the `jax` extra, torch with the `reference` extra."""
 
 import json
 import os
@@ -15,20 +16,54 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def _run(argv, backend):
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": ROOT}
+# Put first on PYTHONPATH as `sitecustomize.py`: every import of TensorFlow
+# fails as it would where it is not installed.
+BLOCK_TENSORFLOW = """
+import importlib.machinery
+import sys
+
+
+class _Missing:
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {spec.name!r}", name=spec.name)
+
+    def exec_module(self, module):
+        pass
+
+
+class _NoTensorFlow:
+    # A spec without an origin whose loading fails: `import tensorflow`
+    # raises ModuleNotFoundError, as where it is not installed.
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "tensorflow_text"):
+            return importlib.machinery.ModuleSpec(name, _Missing(), origin=None)
+        return None
+
+
+sys.meta_path.insert(0, _NoTensorFlow())
+"""
+
+
+def _run(argv, backend, without_tensorflow_in=None):
+    path = ROOT
+    if without_tensorflow_in is not None:
+        (without_tensorflow_in / "sitecustomize.py").write_text(BLOCK_TENSORFLOW)
+        path = f"{without_tensorflow_in}{os.pathsep}{ROOT}"
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": path}
     return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1200)
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_the_model_tests_pass_on(backend):
+def test_the_model_tests_pass_without_tensorflow_on(backend, tmp_path):
     pytest.importorskip(backend, reason=f"needs {backend} (the jax or reference extra)",
                         exc_type=ImportError)
     result = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   os.path.join(HERE, "test_on_every_backend.py")], backend)
+                   os.path.join(HERE, "test_on_every_backend.py")], backend,
+                  without_tensorflow_in=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout
+    assert "tensorflow imported: False" in result.stdout
 
 
 def test_a_model_parallel_fit_step_on_two_jax_devices_equals_one_device():

@@ -156,3 +156,26 @@ def test_out_of_range_ids_raise_in_an_eager_call(lm, bad):
         lm(tokens)
     with pytest.raises(GPT1InputError, match=message):
         lm.backbone(keras.ops.convert_to_tensor(tokens))
+
+
+def test_text_in_and_out_with_the_backend_s_tokenizer(capsys):
+    """`generate` on text with the project's tokenizer; without TensorFlow
+    (as test_backends.py runs this file) it runs on Hugging Face
+    `tokenizers`, with the ids of the in-graph tokenizer."""
+    import sys
+    import tempfile
+
+    from conftest import write_corpus
+
+    from keras_gpt1.tokenizers import train_bpe
+
+    with tempfile.TemporaryDirectory() as directory:
+        tokenizer = train_bpe([write_corpus(os.path.join(directory, "c.txt"))], 400)
+    keras.utils.set_random_seed(0)
+    lm = GPT1CausalLM(GPT1Backbone(**{**CONFIG, "vocabulary_size": 400}), tokenizer=tokenizer)
+    text = lm.generate("The cat sat", max_new_tokens=4)
+    assert text.startswith("The cat sat")
+    assert tokenizer.detokenize([tokenizer(["The cat sat."])[0]])[0] in (b"The cat sat.",
+                                                                          "The cat sat.")
+    with capsys.disabled():
+        print(f"\ntensorflow imported: {'tensorflow' in sys.modules}")
