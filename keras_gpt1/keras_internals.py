@@ -26,6 +26,10 @@ INTERNALS = {
     # SavedModel for TF Serving: the cache write without XLA ops
     # (export/saved_model_writer.py).
     "tensorflow_slice_update": ("keras.src.backend.tensorflow.core", "slice_update"),
+    # GPT1Tokenizer without TensorFlow: keras-hub's Python decoding path,
+    # overridden to return bytes as its TF path does (tokenizers/gpt1_tokenizer.py).
+    "hub_bpe_python_detokenize": (
+        "keras_hub.src.tokenizers.byte_pair_tokenizer", "BytePairTokenizer._detokenize_tokenizers"),
     # keras-hub helpers (models/).
     "hub_classproperty": ("keras_hub.src.utils.python_utils", "classproperty"),
     "hub_any_equal": ("keras_hub.src.utils.tensor_utils", "any_equal"),

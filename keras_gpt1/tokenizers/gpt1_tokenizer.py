@@ -3,9 +3,9 @@ special tokens GPT-1 fine-tuning and generation need.
 
 With TensorFlow Text installed it always runs as TF ops (in tf.data,
 SavedModels and eagerly alike). Without it (JAX or PyTorch machines) the
-same class runs Hugging Face `tokenizers` built to split text exactly as
-the TF ops do (`hf_tokenizer_json.py`; ids tested equal), so `generate`
-takes and returns text there too."""
+same class runs keras-hub's Python path on Hugging Face `tokenizers` (ids
+and decoded text tested equal to the TF ops'), so `generate` takes and
+returns text there too."""
 
 import json
 import os
@@ -14,6 +14,7 @@ import keras
 from keras_hub.tokenizers import BytePairTokenizer
 
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.keras_internals import internal
 from keras_gpt1.token_ids import check_detokenize_input
 
 PAD_TOKEN = "<|pad|>"
@@ -104,22 +105,17 @@ class GPT1Tokenizer(BytePairTokenizer):
         self._add_special_token(DELIMITER_TOKEN, "delimiter_token")
         self._add_special_token(EXTRACT_TOKEN, "extract_token")
         kwargs.setdefault("unsplittable_tokens", list(SPECIAL_TOKENS))
-        # keras-hub's own Python path pre-splits text differently from its
-        # TF path: with TensorFlow Text, always the TF path (eager, tf.data
-        # and SavedModel ids agree); without it, the Python path with this
-        # class's exact mirror of the TF split.
+        # With TensorFlow Text, always the TF path (eager, tf.data and
+        # SavedModel ids agree, whatever keras-hub's Python path does);
+        # without it, keras-hub's Python path (Hugging Face `tokenizers`;
+        # ids tested equal to the TF path's).
         kwargs["_allow_python_workflow"] = not tensorflow_text_available()
         super().__init__(vocabulary=vocabulary, merges=merges, **kwargs)
 
-    def _set_vocabulary_and_merges_tokenizers(self, vocabulary, merges):
-        # keras-hub's Python path, with this project's mirror of the TF split.
-        super()._set_vocabulary_and_merges_tokenizers(vocabulary, merges)
-        from keras_gpt1.tokenizers.hf_tokenizer_json import hf_tokenizer
-
-        self._tokenizer = hf_tokenizer(self)
-
     def _detokenize_tokenizers(self, inputs):
-        # As the TF path: bytes (incomplete UTF-8 is the caller's to drop).
+        # keras-hub's Python path decodes incomplete UTF-8 to U+FFFD; as its
+        # TF path: bytes, incomplete UTF-8 left to the caller to drop.
+        internal("hub_bpe_python_detokenize")  # what this overrides
         rows, batched = _id_rows(inputs)
         if getattr(self, "_id_to_token", None) is None:
             self._id_to_token = {int(i): t for t, i in self.vocabulary.items()}
