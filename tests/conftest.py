@@ -87,3 +87,39 @@ def free_ports(n):
     for s in sockets:
         s.close()
     return ports
+
+
+BLOCK_TENSORFLOW = """
+import importlib.machinery
+import sys
+
+
+class _Missing:
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {spec.name!r}", name=spec.name)
+
+    def exec_module(self, module):
+        pass
+
+
+class _NoTensorFlow:
+    # A spec without an origin whose loading fails: `import tensorflow`
+    # raises ModuleNotFoundError, as where it is not installed.
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "tensorflow_text"):
+            return importlib.machinery.ModuleSpec(name, _Missing(), origin=None)
+        return None
+
+
+sys.meta_path.insert(0, _NoTensorFlow())
+"""
+
+
+
+def pythonpath_without_tensorflow(directory, *rest):
+    """A PYTHONPATH under which a new Python process cannot import
+    TensorFlow or TensorFlow Text, as on a JAX or PyTorch machine without
+    them: a `sitecustomize.py` written into `directory` goes first."""
+    with open(os.path.join(directory, "sitecustomize.py"), "w", encoding="utf-8") as f:
+        f.write(BLOCK_TENSORFLOW)
+    return os.pathsep.join([str(directory), *map(str, rest)])

@@ -29,7 +29,13 @@ def add_arguments(p):
                    help="BPE vocabulary size to train on --corpus")
     p.add_argument("--validation-fraction", type=float, default=0.05,
                    help="share of --corpus's documents held out (default 0.05)")
-    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--dropout", type=float, default=None,
+                   help="embedding, residual and attention dropout (default: the "
+                   "preset's, 0.1 as in the paper)")
+    p.add_argument("--attention-dropout", type=float, default=None,
+                   help="dropout of the attention weights alone (default: "
+                   "--dropout); 0 trains attention through one fused kernel "
+                   "(flash / cuDNN on GPUs), see docs/scaling.md")
     p.add_argument("--checkpoint-every", type=int, default=100,
                    help="steps between checkpoints (and validations)")
     p.add_argument("--seed", type=int, default=0)

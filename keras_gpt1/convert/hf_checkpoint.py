@@ -74,7 +74,8 @@ def hf_config(backbone):
         "afn": "gelu",  # transformers' name for GPT-1's tanh GELU
         "resid_pdrop": backbone.dropout,
         "embd_pdrop": backbone.dropout,
-        "attn_pdrop": backbone.dropout,
+        "attn_pdrop": (backbone.dropout if backbone.attention_dropout is None
+                       else backbone.attention_dropout),
         "layer_norm_epsilon": backbone.layer_norm_epsilon,
         "initializer_range": INITIALIZER_STDDEV,
         "tie_word_embeddings": True,

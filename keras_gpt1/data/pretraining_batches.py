@@ -217,17 +217,16 @@ def validation_windows(data_dir, seq_len, max_windows=256):
     return np.stack([stream.read(int(k) * seq_len, seq_len + 1) for k in chosen])
 
 
-class PretrainingBatches(keras.utils.PyDataset):
-    """The same batches as `pretraining_batches`, as a Keras `PyDataset` (any
-    backend, no TensorFlow): item `i` is step `start_step + i`'s `(x, y)`
-    for shard `shard_index`; `steps` items (None: endless, for `fit` with
-    `steps_per_epoch`)."""
+class SamplerBatches(keras.utils.PyDataset):
+    """A `WindowSampler`'s global batches as a Keras `PyDataset`: item `i` is
+    step `start_step + i`'s `(x, y)`; `steps` items (None: endless, for
+    `fit` with `steps_per_epoch`). Any backend, no TensorFlow."""
 
-    def __init__(self, data_dir, *, seq_len, batch_size, seed=0, start_step=0,
-                 steps=None, num_shards=1, shard_index=0, split=TRAIN, **kwargs):
+    def __init__(self, sampler, batch_size, start_step=0, steps=None, num_shards=1,
+                 shard_index=0, **kwargs):
         super().__init__(**kwargs)
         shard_batch_size(batch_size, num_shards)
-        self.sampler = _sampler(data_dir, seq_len, seed, split)
+        self.sampler = sampler
         self.batch_size = batch_size
         self.start_step = start_step
         self.steps = steps
@@ -242,3 +241,34 @@ class PretrainingBatches(keras.utils.PyDataset):
     @property
     def num_batches(self):
         return self.steps
+
+
+class PretrainingBatches(SamplerBatches):
+    """The same batches as `pretraining_batches`, as a Keras `PyDataset` (any
+    backend, no TensorFlow): item `i` is step `start_step + i`'s `(x, y)`
+    for shard `shard_index`; `steps` items (None: endless, for `fit` with
+    `steps_per_epoch`)."""
+
+    def __init__(self, data_dir, *, seq_len, batch_size, seed=0, start_step=0,
+                 steps=None, num_shards=1, shard_index=0, split=TRAIN, **kwargs):
+        shard_batch_size(batch_size, num_shards)
+        super().__init__(_sampler(data_dir, seq_len, seed, split), batch_size, start_step,
+                         steps, num_shards, shard_index, **kwargs)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Fixed windows (int32 `(n, seq_len + 1)`, e.g. `validation_windows`)
+    as `(x, y)` batches of `batch_size` (the last one may be smaller)."""
+
+    def __init__(self, windows, batch_size, **kwargs):
+        super().__init__(**kwargs)
+        self.windows = windows
+        self.batch_size = batch_size
+
+    def __getitem__(self, index):
+        return split_window(self.windows[index * self.batch_size:
+                                         (index + 1) * self.batch_size])
+
+    @property
+    def num_batches(self):
+        return -(-len(self.windows) // self.batch_size)

@@ -43,6 +43,15 @@ class CausalSelfAttention(keras.layers.Layer):
     masked causally (and by an optional padding mask), softmaxed in float32,
     dropped out, and mixed back through `c_proj`.
 
+    Wherever no attention dropout applies (inference, or `dropout=0`) and
+    no cache is given, the same attention runs as one
+    `keras.ops.dot_product_attention` call: cuDNN / flash kernels on GPUs,
+    the fused TPU kernels, XLA elsewhere (tested equal, forward and
+    gradients, on every backend). A training batch without padding takes
+    its `is_causal=True` form; a padded batch an explicit mask in which a
+    padding query may attend to anything (its output is never read), so no
+    row is empty.
+
     Call args:
         x: `(batch, seq_len, hidden_dim)`.
         padding_mask: optional int `(batch, seq_len)` (or `(batch, key_len)`
@@ -56,6 +65,10 @@ class CausalSelfAttention(keras.layers.Layer):
     Returns `(batch, seq_len, hidden_dim)`, plus the updated cache when a
     cache was given.
     """
+
+    # Set False on an instance to always take the step-by-step path (to
+    # compare the two, or to read what the fused kernel computes).
+    fused = True
 
     def __init__(
         self,
@@ -152,6 +165,12 @@ class CausalSelfAttention(keras.layers.Layer):
         key = self._split_heads(key)
         value = self._split_heads(value)
 
+        if self.fused and cache is None and (not training or self.dropout == 0):
+            output = self._fused_attention(query, key, value, padding_mask, training)
+            output = ops.reshape(
+                output, (ops.shape(output)[0], ops.shape(query)[1], self.hidden_dim))
+            return self.c_proj(output)
+
         query_start = 0
         if cache is not None:
             # Write this step's keys/values at `cache_update_index` and
@@ -180,6 +199,35 @@ class CausalSelfAttention(keras.layers.Layer):
         if cache is not None:
             return output, cache
         return output
+
+    def _fused_attention(self, query, key, value, padding_mask, training):
+        """`(batch, seq, heads, head_dim)` through `ops.dot_product_attention`.
+
+        Training picks at run time between the causal-only form (batches
+        without padding: the flash kernels' fastest) and the masked one;
+        inference with a padding mask takes the masked form directly, so
+        exported graphs hold no control flow."""
+        scale = 1.0 / math.sqrt(self.head_dim)
+
+        def causal_only():
+            return ops.dot_product_attention(query, key, value, scale=scale,
+                                             is_causal=True)
+
+        if padding_mask is None:
+            return causal_only()
+        real = ops.greater(ops.cast(padding_mask, "int32"), 0)  # (batch, seq)
+
+        def padded():
+            length = ops.shape(query)[1]
+            causal = ops.greater(causal_mask(length, length), 0)[None, None]
+            key_real = real[:, None, None, :]
+            query_pad = ops.logical_not(real)[:, None, :, None]
+            mask = ops.logical_and(causal, ops.logical_or(key_real, query_pad))
+            return ops.dot_product_attention(query, key, value, scale=scale, mask=mask)
+
+        if not training:
+            return padded()
+        return ops.cond(ops.all(real), causal_only, padded)
 
     def compute_output_shape(self, input_shape):
         return input_shape

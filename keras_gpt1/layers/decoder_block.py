@@ -18,7 +18,8 @@ class GPT1DecoderBlock(keras.layers.Layer):
     `attn` is causal self-attention; `mlp` is `c_fc` (to
     `intermediate_dim`), GELU, `c_proj` (back to `hidden_dim`). Dropout
     (`resid_pdrop`) is applied to the output of `attn` and of `mlp` before
-    each residual add, and to the attention weights (`attn_pdrop`).
+    each residual add, and `attention_dropout` (`attn_pdrop`; None: the
+    same as `dropout`, as in the paper) to the attention weights.
 
     Call args:
         x: `(batch, seq_len, hidden_dim)`.
@@ -33,6 +34,7 @@ class GPT1DecoderBlock(keras.layers.Layer):
         intermediate_dim,
         dropout=0.1,
         layer_norm_epsilon=1e-5,
+        attention_dropout=None,
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -40,6 +42,7 @@ class GPT1DecoderBlock(keras.layers.Layer):
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
+        self.attention_dropout = attention_dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
@@ -49,7 +52,8 @@ class GPT1DecoderBlock(keras.layers.Layer):
         init = self.kernel_initializer
         self.attn = CausalSelfAttention(
             self.num_heads,
-            dropout=self.dropout,
+            dropout=self.dropout if self.attention_dropout is None
+            else self.attention_dropout,
             kernel_initializer=init,
             dtype=policy,
             name="attn",
@@ -119,6 +123,7 @@ class GPT1DecoderBlock(keras.layers.Layer):
                 "num_heads": self.num_heads,
                 "intermediate_dim": self.intermediate_dim,
                 "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer

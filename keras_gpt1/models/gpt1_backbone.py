@@ -66,6 +66,10 @@ class GPT1Backbone(Backbone):
         vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
         max_sequence_length: the architecture.
         dropout: embedding, residual and attention dropout (paper: 0.1).
+        attention_dropout: dropout of the attention weights alone, if it
+            should differ from `dropout` (None: the same). At 0, training
+            attention runs as one fused `keras.ops.dot_product_attention`
+            (flash / cuDNN on GPUs), as inference always does.
         layer_norm_epsilon: 1e-5 as in the original code.
         dtype: a dtype policy (e.g. "bfloat16", "mixed_bfloat16"); kept
             through `save` / `save_to_preset`.
@@ -96,6 +100,7 @@ class GPT1Backbone(Backbone):
         max_sequence_length=512,
         dropout=DROPOUT,
         layer_norm_epsilon=LAYER_NORM_EPSILON,
+        attention_dropout=None,
         dtype=None,
         **kwargs,
     ):
@@ -131,6 +136,7 @@ class GPT1Backbone(Backbone):
                 intermediate_dim=intermediate_dim,
                 dropout=dropout,
                 layer_norm_epsilon=layer_norm_epsilon,
+                attention_dropout=attention_dropout,
                 kernel_initializer=gpt1_kernel_initializer(),
                 dtype=dtype,
                 name=f"h_{i}",
@@ -159,6 +165,7 @@ class GPT1Backbone(Backbone):
         self.intermediate_dim = intermediate_dim
         self.max_sequence_length = max_sequence_length
         self.dropout = dropout
+        self.attention_dropout = attention_dropout
         self.layer_norm_epsilon = layer_norm_epsilon
 
     # Bare ids are accepted as well as the dict (`backbone_inputs`), by
@@ -278,6 +285,7 @@ class GPT1Backbone(Backbone):
                 "intermediate_dim": self.intermediate_dim,
                 "max_sequence_length": self.max_sequence_length,
                 "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
             }
         )

@@ -53,17 +53,11 @@ def completed_epochs(directory):
     return sorted(epochs)
 
 
-def resume_epoch(strategy, directory):
-    """The newest epoch every worker has a checkpoint of (0: start anew)."""
+def resume_epoch(placement, directory):
+    """The newest epoch every worker has a checkpoint of (0: start anew);
+    `placement` is the run's (`TrainingRun.placement`)."""
     epochs = completed_epochs(directory)
-    newest = epochs[-1] if epochs else 0
-    if strategy.num_replicas_in_sync == 1:
-        return newest
-    import tensorflow as tf
-
-    values = strategy.experimental_distribute_values_from_function(
-        lambda _: tf.constant([newest], tf.int64))
-    return int(np.min(strategy.gather(values, axis=0).numpy()))
+    return placement.newest_common(epochs[-1] if epochs else 0)
 
 
 class ResumableCheckpoints(keras.callbacks.Callback):

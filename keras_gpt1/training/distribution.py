@@ -138,13 +138,49 @@ def make_strategy(name="auto"):
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
-    """Where and how a run trains (see `place`)."""
+    """Where and how a run trains on TensorFlow (see `place`); the JAX
+    backend's is `jax_distribution.JaxPlacement`, with the same interface."""
 
     strategy: object  # a tf.distribute.Strategy
     per_replica_batch: int
     precision: str  # resolved: never "auto"
     jit_compile: bool  # resolved: never None
     chief: bool
+
+    @property
+    def replicas(self):
+        return int(self.strategy.num_replicas_in_sync)
+
+    @property
+    def strategy_name(self):
+        return strategy_name(self.strategy)
+
+    @property
+    def worker_id(self):
+        return worker_id(self.strategy)
+
+    def scope(self):
+        return self.strategy.scope()
+
+    def newest_common(self, value):
+        """The smallest of every worker's `value` (a checkpoint epoch)."""
+        return min_over_workers(self.strategy, value)
+
+    def check_same_everywhere(self, what, text):
+        check_same_on_all_workers(self.strategy, what, text)
+
+    def distribute(self, dataset_fn):
+        return distribute_dataset(self.strategy, dataset_fn)
+
+    def log_reduction(self):
+        from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
+
+        return multi_worker_log_reduction(self.strategy)
+
+    def build_before_fit(self, model, dataset_fn):
+        from keras_gpt1.training.keras_strategy_fixes import build_from_spec
+
+        build_from_spec(model, dataset_fn)
 
 
 def place(strategy, batch_size, precision="auto", jit_compile=None):
@@ -219,6 +255,15 @@ def distribute_dataset(strategy, dataset_fn):
     ):
         return dataset_fn(tf.distribute.InputContext())
     return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def min_over_workers(strategy, value):
+    """The smallest of every worker's int `value` (on one worker, `value`)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return value
+    values = strategy.experimental_distribute_values_from_function(
+        lambda _: tf.constant([value], tf.int64))
+    return int(tf.reduce_min(strategy.gather(values, axis=0)).numpy())
 
 
 def check_same_on_all_workers(strategy, what, text):

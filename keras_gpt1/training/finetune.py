@@ -198,10 +198,15 @@ def finetune(config, callbacks=None):
     `train_examples`, `validation_examples`, the recipe and `output`.
     """
     config.check()
+    if keras.backend.backend() != "tensorflow":
+        raise GPT1InputError(
+            "finetune runs on the TensorFlow backend (the paper's input "
+            "transformations are tf.data ops); pretrain, generate and the models "
+            f"run on {keras.backend.backend()}")
     run = TrainingRun(config.strategy, config.batch_size, config.precision,
                       config.jit_compile)
     config = dataclasses.replace(config, precision=run.precision)
-    with run.strategy.scope():
+    with run.placement.scope():
         backbone, tokenizer = load_pretrained(config.model)
     context = backbone.max_sequence_length
     max_length = config.max_length or context

@@ -55,14 +55,20 @@ def cpu_multiplies_bfloat16():
     return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
 
 
-def resolve(precision, jit_compile, on_cpu):
+def resolve(precision, jit_compile, on_cpu, backend="tensorflow"):
     """`(precision, jit_compile)` with `auto` and `None` (auto) filled in.
 
     `on_cpu`: training runs on CPU devices (no GPU, no TPU). XLA's CPU
-    backend runs bfloat16 matmuls slower than float32 ones, so bfloat16 on
-    a CPU trains without XLA unless `jit_compile` says otherwise.
+    backend runs bfloat16 matmuls slower than float32 ones, so on
+    TensorFlow bfloat16 on a CPU trains without XLA (on oneDNN's kernels)
+    unless `jit_compile` says otherwise. On JAX everything is XLA: `auto`
+    is mixed bfloat16 on GPUs and TPUs, float32 on CPUs, always compiled.
     """
     check_precision(precision)
+    if backend != "tensorflow":
+        if precision == "auto":
+            precision = "float32" if on_cpu else "mixed_bfloat16"
+        return precision, True if jit_compile is None else jit_compile
     if precision == "auto":
         native = on_cpu and cpu_multiplies_bfloat16()
         precision = "mixed_bfloat16" if native else "float32"

@@ -26,7 +26,6 @@ from keras_gpt1.models.gpt1_causal_lm import GPT1CausalLM
 from keras_gpt1.models.gpt1_presets import preset_config
 from keras_gpt1.optimizers import warmup_cosine_schedule
 from keras_gpt1.training import checkpoints
-from keras_gpt1.training import distribution
 from keras_gpt1.training.callbacks import RecordStep
 from keras_gpt1.training.callbacks import StopAtStep
 from keras_gpt1.training.callbacks import StopOnNonFiniteLoss
@@ -61,6 +60,7 @@ class PretrainConfig:
     vocab_size: int = 8000  # of the BPE trained on `corpus`
     validation_fraction: float = 0.05  # of `corpus`'s documents held out
     dropout: float = None  # default: the preset's (0.1)
+    attention_dropout: float = None  # default: `dropout` (the paper)
     seed: int = 0
     checkpoint_every: int = 100
     jit_compile: bool = None  # None: on, except mixed_bfloat16 on a CPU
@@ -90,6 +90,9 @@ class PretrainConfig:
         if c.warmup_steps < 0:
             raise GPT1InputError(f"warmup_steps must be >= 0; got {c.warmup_steps}")
         check_settings(c, ("max_steps", "seq_len", "batch_size", "checkpoint_every"))
+        if c.attention_dropout is not None and not 0.0 <= c.attention_dropout < 1.0:
+            raise GPT1InputError(
+                f"attention_dropout must be in [0, 1); got {c.attention_dropout}")
         if not 0.0 < c.validation_fraction < 1.0:
             raise GPT1InputError(
                 f"validation_fraction must be in (0, 1); got {c.validation_fraction}")
@@ -156,7 +159,8 @@ def _validation_windows(config, corpus):
             f"{config.seq_len + 1} tokens ({e}); add text or lower --seq-len") from None
 
 
-def build_causal_lm(preset, tokenizer, dropout=None, seed=None, dtype=None):
+def build_causal_lm(preset, tokenizer, dropout=None, seed=None, dtype=None,
+                    attention_dropout=None):
     """A randomly initialised `GPT1CausalLM` of `preset` for `tokenizer`
     (`dtype`: a Keras dtype policy name such as `mixed_bfloat16`)."""
     if seed is not None:
@@ -164,6 +168,8 @@ def build_causal_lm(preset, tokenizer, dropout=None, seed=None, dtype=None):
     overrides = {"vocabulary_size": tokenizer.vocabulary_size()}
     if dropout is not None:
         overrides["dropout"] = dropout
+    if attention_dropout is not None:
+        overrides["attention_dropout"] = attention_dropout
     if dtype is not None:
         overrides["dtype"] = dtype
     backbone = GPT1Backbone.from_preset(preset, **overrides)
@@ -184,6 +190,8 @@ def pretrain(config, callbacks=None):
     `jit_compile`.
     """
     from keras_gpt1.data.prepared_corpus import TRAIN
+    from keras_gpt1.data.pretraining_batches import ArrayBatches
+    from keras_gpt1.data.pretraining_batches import SamplerBatches
     from keras_gpt1.data.pretraining_batches import WindowSampler
     from keras_gpt1.data.pretraining_batches import split_window
     from keras_gpt1.data.pretraining_batches import tf_batches
@@ -201,7 +209,7 @@ def pretrain(config, callbacks=None):
     config = dataclasses.replace(config, precision=run.precision)
 
     keras.utils.set_random_seed(config.seed)  # initial weights, dropout
-    work = _work_dir(config, run.chief, distribution.worker_id(run.strategy))
+    work = _work_dir(config, run.chief, run.placement.worker_id)
     resuming = artifacts.reopen_work_directory(work, RUN_CONFIG_FILE,
                                                config.run_identity())
     try:
@@ -217,12 +225,12 @@ def pretrain(config, callbacks=None):
     if not resuming:  # the corpus is usable: only now write the settings
         os.makedirs(work, exist_ok=True)
         artifacts.write_json(os.path.join(work, RUN_CONFIG_FILE), config.run_identity())
-    distribution.check_same_on_all_workers(run.strategy, "tokenizers", corpus.fingerprint)
+    run.placement.check_same_everywhere("tokenizers", corpus.fingerprint)
     steps_per_epoch = min(config.checkpoint_every, config.max_steps)
-    completed_epochs = checkpoints.resume_epoch(run.strategy, os.path.join(work, BACKUP_DIR))
+    completed_epochs = checkpoints.resume_epoch(run.placement, os.path.join(work, BACKUP_DIR))
     resumed_from_step = _resumed_from_step(config, steps_per_epoch, completed_epochs)
 
-    held_out = distribution.whole_batches(run.strategy, held_out, config.batch_size)
+    held_out = run.whole_batches(held_out, config.batch_size)
 
     def train_fn(context):
         # Pipeline p feeds its replicas in turn: shards p * R .. p * R + R - 1
@@ -242,15 +250,27 @@ def pretrain(config, callbacks=None):
 
     model = run.compile(
         lambda dtype: build_causal_lm(config.preset, tokenizer, config.dropout,
-                                      config.seed, dtype=dtype),
+                                      config.seed, dtype=dtype,
+                                      attention_dropout=config.attention_dropout),
         warmup_cosine_schedule(config.learning_rate, config.warmup_steps,
                                config.max_steps),
         validation_fn, config.weight_decay, config.clipnorm,
     )
-    summary = _fit_and_publish(config, run, model, tokenizer, work,
-                               run.distribute(train_fn), run.distribute(validation_fn),
-                               steps_per_epoch, completed_epochs, callbacks, sampler)
-    return summary
+    if run.backend == "tensorflow":
+        train, validation = run.distribute(train_fn), run.distribute(validation_fn)
+    else:  # keras.distribution splits each global batch over the devices
+        train = SamplerBatches(sampler, config.batch_size, resumed_from_step)
+        validation = ArrayBatches(held_out, config.batch_size)
+    return _fit_and_publish(config, run, model, tokenizer, work, train, validation,
+                            steps_per_epoch, completed_epochs, callbacks, sampler)
+
+
+def _tensorflow_installed():
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _resumed_from_step(config, steps_per_epoch, completed_epochs):
@@ -281,10 +301,10 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
         RecordStep(),
     ]
     if run.chief:
-        run_callbacks += [
-            keras.callbacks.TensorBoard(os.path.join(work, LOG_DIR)),
-            keras.callbacks.CSVLogger(os.path.join(work, HISTORY_FILE), append=True),
-        ]
+        run_callbacks.append(
+            keras.callbacks.CSVLogger(os.path.join(work, HISTORY_FILE), append=True))
+        if _tensorflow_installed():  # Keras writes TensorBoard logs with tf.summary
+            run_callbacks.append(keras.callbacks.TensorBoard(os.path.join(work, LOG_DIR)))
     run.fit(
         model,
         train,
@@ -319,7 +339,8 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
         artifacts.remove_tree(work)
         return summary
     model = run.publishable(model, lambda: build_causal_lm(
-        config.preset, tokenizer, config.dropout))
+        config.preset, tokenizer, config.dropout,
+        attention_dropout=config.attention_dropout))
     artifacts.save_model_file(model, os.path.join(work, artifacts.MODEL_FILE))
     if config.plot:
         from keras_gpt1.plots import plot_history

@@ -1,7 +1,9 @@
 """What pre-training and fine-tuning runs share: place the run (strategy,
 batch split, precision, XLA), build and compile the model under the
 strategy with the paper's optimizer, fit, summarise, and hand back a plain
-float32 model to publish.
+float32 model to publish. On TensorFlow the placement is a tf.distribute
+strategy (`distribution.py`); on JAX, `keras.distribution` data
+parallelism (`jax_distribution.py`), with the same interface.
 
 Runs feed the model batches of token ids built by `keras_gpt1.data`, so
 they call `keras.Model.fit` itself: keras-hub's `fit` would send them
@@ -18,13 +20,11 @@ import time
 
 import keras
 
+from keras_gpt1.choices import STRATEGIES
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.hyperparameters import GLOBAL_CLIPNORM
 from keras_gpt1.hyperparameters import WEIGHT_DECAY
 from keras_gpt1.optimizers import make_optimizer
-from keras_gpt1.training import distribution
-from keras_gpt1.training.keras_strategy_fixes import build_from_spec
-from keras_gpt1.training.keras_strategy_fixes import multi_worker_log_reduction
 from keras_gpt1.training.precision import check_precision
 from keras_gpt1.training.precision import rebuild_with_weights
 from keras_gpt1.training.precision import with_loss_scaling
@@ -44,7 +44,9 @@ def check_settings(config, counts):
     if not 0.0 <= config.dropout < 1.0:
         raise GPT1InputError(f"dropout must be in [0, 1); got {config.dropout}")
     check_precision(config.precision)
-    distribution.check_strategy(config.strategy)
+    if config.strategy not in STRATEGIES:
+        raise GPT1InputError(
+            f"unknown strategy '{config.strategy}'; choose one of {', '.join(STRATEGIES)}")
 
 
 class TrainingRun:
@@ -60,12 +62,21 @@ class TrainingRun:
     """
 
     def __init__(self, strategy, batch_size, precision="auto", jit_compile=None):
-        self.placement = distribution.place(strategy, batch_size, precision, jit_compile)
-        self.seconds = 0.0
+        self.backend = keras.backend.backend()
+        if self.backend == "tensorflow":
+            from keras_gpt1.training import distribution
 
-    @property
-    def strategy(self):
-        return self.placement.strategy
+            self.placement = distribution.place(strategy, batch_size, precision,
+                                                jit_compile)
+        elif self.backend == "jax":
+            from keras_gpt1.training.jax_distribution import JaxPlacement
+
+            self.placement = JaxPlacement(strategy, batch_size, precision, jit_compile)
+        else:
+            raise GPT1InputError(
+                f"training runs on the TensorFlow or JAX backend, not {self.backend!r} "
+                "(set KERAS_BACKEND)")
+        self.seconds = 0.0
 
     @property
     def chief(self):
@@ -85,23 +96,37 @@ class TrainingRun:
         """`build_model(dtype)` under the strategy, compiled with the paper's
         optimizer on `schedule` (loss scaling for float16), ready for
         `fit`/`evaluate` on batches shaped like `dataset_fn`'s."""
-        with self.strategy.scope():
+        with self.placement.scope():
             model = build_model(self.precision)
             optimizer = make_optimizer(schedule, weight_decay, clipnorm)
             model.compile(
                 optimizer=with_loss_scaling(optimizer, self.precision),
                 jit_compile=self.placement.jit_compile,
             )
-        build_from_spec(model, dataset_fn)
+        self.placement.build_before_fit(model, dataset_fn)
         return model
 
+    def whole_batches(self, examples, batch_size):
+        """`examples` cut to whole global batches when there are several
+        replicas (every replica then steps through the same number of
+        batches); unchanged on one device."""
+        if self.placement.replicas == 1:
+            return examples
+        usable = len(examples) // batch_size * batch_size
+        if usable == 0:
+            raise GPT1InputError(
+                f"{len(examples)} validation examples do not fill one global batch "
+                f"of {batch_size} on {self.placement.replicas} replicas; add data or "
+                "lower --batch-size")
+        return examples[:usable]
+
     def distribute(self, dataset_fn):
-        """`dataset_fn(input_context)` on each input pipeline."""
-        return distribution.distribute_dataset(self.strategy, dataset_fn)
+        """`dataset_fn(input_context)` on each input pipeline (TensorFlow)."""
+        return self.placement.distribute(dataset_fn)
 
     def reducing_logs(self):
         """Wrap `fit`/`evaluate` calls of a multi-worker run in this."""
-        return multi_worker_log_reduction(self.strategy)
+        return self.placement.log_reduction()
 
     def fit(self, model, train, verbose=1, **fit_kwargs):
         """`fit` on `train` (batches the model reads as they are); only the
@@ -126,8 +151,8 @@ class TrainingRun:
         """The summary keys every run reports."""
         return {
             "parameters": int(model.count_params()),
-            "strategy": distribution.strategy_name(self.strategy),
-            "replicas": int(self.strategy.num_replicas_in_sync),
+            "strategy": self.placement.strategy_name,
+            "replicas": self.placement.replicas,
             "precision": self.precision,
             "jit_compile": bool(model.jit_compile),
         }

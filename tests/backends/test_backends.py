@@ -11,44 +11,16 @@ import subprocess
 import sys
 
 import pytest
+from conftest import pythonpath_without_tensorflow
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-# Put first on PYTHONPATH as `sitecustomize.py`: every import of TensorFlow
-# fails as it would where it is not installed.
-BLOCK_TENSORFLOW = """
-import importlib.machinery
-import sys
-
-
-class _Missing:
-    def create_module(self, spec):
-        raise ModuleNotFoundError(f"No module named {spec.name!r}", name=spec.name)
-
-    def exec_module(self, module):
-        pass
-
-
-class _NoTensorFlow:
-    # A spec without an origin whose loading fails: `import tensorflow`
-    # raises ModuleNotFoundError, as where it is not installed.
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "tensorflow_text"):
-            return importlib.machinery.ModuleSpec(name, _Missing(), origin=None)
-        return None
-
-
-sys.meta_path.insert(0, _NoTensorFlow())
-"""
-
-
 def _run(argv, backend, without_tensorflow_in=None):
     path = ROOT
     if without_tensorflow_in is not None:
-        (without_tensorflow_in / "sitecustomize.py").write_text(BLOCK_TENSORFLOW)
-        path = f"{without_tensorflow_in}{os.pathsep}{ROOT}"
+        path = pythonpath_without_tensorflow(without_tensorflow_in, ROOT)
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": path}
     return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1200)

@@ -179,3 +179,39 @@ def test_text_in_and_out_with_the_backend_s_tokenizer(capsys):
                                                                           "The cat sat.")
     with capsys.disabled():
         print(f"\ntensorflow imported: {'tensorflow' in sys.modules}")
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["unpadded", "left_padded"])
+def test_fused_attention_takes_the_step_by_step_path_s_steps(padded):
+    """`ops.dot_product_attention` (flash / cuDNN where they exist) against
+    the step-by-step attention with the same weights: the same logits at
+    real positions (1e-5) and the same training step under plain SGD, i.e.
+    the same gradients (1e-5 of the largest move), with no attention
+    dropout (where the fused path trains)."""
+    def model(fused):
+        keras.utils.set_random_seed(0)
+        lm = GPT1CausalLM(GPT1Backbone(**CONFIG))
+        for block in lm.backbone.transformer_layers:
+            block.attn.fused = fused
+        lm.compile(optimizer=keras.optimizers.SGD(1.0),
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return lm
+
+    tokens = ids(2, 9, seed=5)
+    mask = np.ones_like(tokens)
+    if padded:
+        mask[1, :3] = 0  # left padding in one row
+    x = {"token_ids": tokens[:, :-1], "padding_mask": mask[:, :-1]}
+    # Targets read from real positions only (a padding position's output
+    # is never read, and differs between the two paths by design).
+    y, weight = tokens[:, 1:], mask[:, 1:] * mask[:, :-1]
+    fused, plain = model(True), model(False)
+    real = mask[:, :-1].astype(bool)
+    np.testing.assert_allclose(numpy(fused(x))[real], numpy(plain(x))[real], atol=1e-5)
+    before = [numpy(w) for w in plain.weights]
+    for lm in (fused, plain):
+        keras.Model.train_on_batch(lm, x, y, sample_weight=weight)
+    moved = max(float(np.abs(numpy(w) - b).max()) for w, b in zip(plain.weights, before))
+    assert moved > 1e-3
+    for a, b in zip(fused.weights, plain.weights, strict=True):
+        np.testing.assert_allclose(numpy(a), numpy(b), atol=1e-5 * moved, rtol=0)
