@@ -65,20 +65,43 @@ def check_task_files(include_path):
                 )
 
 
-def load_tasks(task_manager, names, include_path=None):
-    """The harness's Task / Group objects of `names`; `GPT1InputError` for
-    an unknown name or a task that cannot be loaded (its data, its
-    config)."""
+def load_tasks(names, include_path=None):
+    """`(task manager, the harness's Task / Group objects of names)`;
+    `GPT1InputError` for an unknown name or a task that cannot be loaded
+    (its data, its config).
+
+    Tasks all found under `include_path` are loaded from there alone:
+    indexing the harness's own 200-odd task folders takes seconds. A task
+    there that needs one of the harness's (a group of them) loads with
+    both, as any other name does.
+    """
+    from lm_eval.tasks import TaskManager
+
+    if include_path is not None:
+        local = TaskManager(include_path=include_path, include_defaults=False)
+        if all(name in local.all_tasks for name in names):
+            try:
+                return local, _load(local, names, include_path)
+            except KeyError:
+                pass
+    task_manager = TaskManager(include_path=include_path)
+    try:
+        return task_manager, _load(task_manager, names, include_path)
+    except KeyError as e:
+        where = f" nor under {include_path}" if include_path else ""
+        raise GPT1InputError(
+            f"unknown task '{e.args[0]}': not one of the harness's tasks{where} "
+            "(lm-eval ls tasks lists them)"
+        ) from None
+
+
+def _load(task_manager, names, include_path):
     loaded = []
     for name in names:
         try:
             found = task_manager.load([name])
         except KeyError:
-            where = f" nor under {include_path}" if include_path else ""
-            raise GPT1InputError(
-                f"unknown task '{name}': not one of the harness's tasks{where} "
-                "(lm-eval ls tasks lists them)"
-            ) from None
+            raise KeyError(name) from None
         except Exception as e:  # the harness raises many kinds
             raise GPT1InputError(f"task '{name}' could not be loaded: {first_line(e)}") \
                 from None
@@ -107,10 +130,13 @@ def evaluate_tasks(model, tasks, include_path=None, limit=None, num_fewshot=None
                    bootstrap_iters=DEFAULT_BOOTSTRAP_ITERS, log_samples=False):
     """Run lm-evaluation-harness `tasks` (names) on `model` (a path, or
     anything `load_causal_lm` takes); returns `simple_evaluate`'s dict
-    (`json_results` makes it JSON, `results_table` a table)."""
+    (`json_results` makes it JSON, `results_table` a table).
+
+    Checks in the order of their cost: the arguments and task files, the
+    model, then the tasks (whose data may have to download).
+    """
     require_lm_eval()
     import lm_eval
-    from lm_eval.tasks import TaskManager
 
     from keras_gpt1.evaluation.lm_eval_model import KerasGPT1LM
 
@@ -120,10 +146,9 @@ def evaluate_tasks(model, tasks, include_path=None, limit=None, num_fewshot=None
     limit = check_limit(limit)
     if include_path is not None:
         check_task_files(include_path)
-    task_manager = TaskManager(include_path=include_path)
-    loaded = load_tasks(task_manager, names, include_path)
     lm = KerasGPT1LM(model=model, batch_size=batch_size, max_length=max_length,
                      prefix_token_id=prefix_token_id)
+    task_manager, loaded = load_tasks(names, include_path)
     return lm_eval.simple_evaluate(
         model=lm, tasks=loaded, task_manager=task_manager, limit=limit,
         num_fewshot=num_fewshot, bootstrap_iters=bootstrap_iters,
