@@ -96,16 +96,21 @@ def test_perplexity_command_prints_and_returns_the_figures(byte_level_model, tmp
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--text", "{missing}"], "text file not found: "),
-    (["--text", "{empty}"], "holds no text"),
-    (["--text", "{latin1}"], "is not UTF-8 text (byte 3)"),
-    (["--text", "{text}", "--stride", "99"], "stride must be in [1, 24]; got 99"),
-    (["--text", "{text}", "--max-length", "99"],
-     "max_length must be in [1, 24] (the model's context); got 99"),
-    (["--text", "{text}", "--prefix-token-id", "100000"],
-     "prefix_token_id 100000 is out of range"),
-    (["--text", "{text}", "--stride", "0"], "argument --stride: must be >= 1, got 0"),
-    (["--text", "{text}", "--model", "{text}"], "is not a model"),
+    pytest.param(["--text", "{missing}"], "text file not found: ", id="missing_text"),
+    pytest.param(["--text", "{empty}"], "holds no text", id="empty_text"),
+    pytest.param(["--text", "{latin1}"], "is not UTF-8 text (byte 3)",
+                 id="invalid_utf8_text"),
+    pytest.param(["--text", "{text}", "--stride", "99"],
+                 "stride must be in [1, 24]; got 99", id="stride_past_max_length"),
+    pytest.param(["--text", "{text}", "--max-length", "99"],
+                 "max_length must be in [1, 24] (the model's context); got 99",
+                 id="max_length_past_the_context"),
+    pytest.param(["--text", "{text}", "--prefix-token-id", "100000"],
+                 "prefix_token_id 100000 is out of range", id="prefix_token_out_of_range"),
+    pytest.param(["--text", "{text}", "--stride", "0"],
+                 "argument --stride: must be >= 1, got 0", id="zero_stride"),
+    pytest.param(["--text", "{text}", "--model", "{text}"], "is not a model",
+                 id="model_is_a_text"),
 ])
 def test_bad_perplexity_input_exits_2_with_one_line(byte_level_model, tmp_path, capsys,
                                                    argv, message):
