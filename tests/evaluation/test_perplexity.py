@@ -63,9 +63,9 @@ def test_stride_1_scores_each_token_on_the_max_length_tokens_before_it(
         "transformers", reason="needs the 'reference' extra (transformers)",
         exc_type=ImportError)
     lm = openai_gpt_model["lm"]
-    text = ROLLING[1]["text"]
+    text = ROLLING[3]["text"]
     ids = [int(i) for i in np.asarray(lm.tokenizer([text])[0])]
-    max_length = 8
+    max_length = 6
     result = perplexity(lm, text=text, max_length=max_length, stride=1)
     assert result["windows"] == len(ids) - max_length + 1
     hf = transformers.OpenAIGPTLMHeadModel.from_pretrained(openai_gpt_model["hf_dir"])
@@ -83,8 +83,9 @@ def test_stride_1_scores_each_token_on_the_max_length_tokens_before_it(
 
 def test_perplexity_command_prints_and_returns_the_figures(byte_level_model, tmp_path,
                                                           capsys):
+    """(Of the model's `.keras` file: the same numbers as the model in memory.)"""
     text = write_text(tmp_path)
-    assert main(["perplexity", "--model", byte_level_model["model_dir"], "--text", text,
+    assert main(["perplexity", "--model", byte_level_model["keras_file"], "--text", text,
                  "--max-length", "16", "--stride", "8", "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
