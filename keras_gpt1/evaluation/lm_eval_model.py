@@ -35,8 +35,6 @@ Hugging Face `openai-gpt` checkpoint (`load_causal_lm`); `batch_size`
 harness's). `device` is accepted and ignored: Keras places the model.
 """
 
-import logging
-
 # The harness fills its model registry by importing `lm_eval.models` only
 # when the registry is empty; registering "keras-gpt1" first would leave
 # "hf" and every other built-in model unknown. Import them first.
@@ -63,8 +61,6 @@ DEFAULT_BATCH_SIZE = 8
 DEFAULT_MAX_GEN_TOKS = 256
 # Strings tokenized per call of the in-graph tokenizer.
 TOKENIZE_CHUNK = 1024
-
-logger = logging.getLogger(__name__)
 
 
 def _as_int(value, name):
