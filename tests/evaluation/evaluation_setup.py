@@ -5,17 +5,21 @@ tests write); `evaluation_fixtures.py` builds them once per session.
 Hugging Face libraries run offline, their dataset cache in a temporary
 directory: nothing downloads."""
 
+import atexit
 import contextlib
 import importlib.util
 import io
 import json
 import os
+import shutil
 import tempfile
 
 # Before `datasets` or `huggingface_hub` is imported.
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="kg1-datasets-"))
+if "HF_DATASETS_CACHE" not in os.environ:
+    os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="kg1-datasets-")
+    atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
