@@ -24,6 +24,8 @@ COMMANDS = {
     "attention": "attention_command",
     "finetune": "finetune_command",
     "evaluate": "evaluate_command",
+    "evaluate-lm": "evaluate_lm_command",
+    "perplexity": "perplexity_command",
     "predict": "predict_command",
     "convert": "convert_command",
     "tokenize": "tokenize_command",
