@@ -94,18 +94,27 @@ def perplexity(model, text=None, path=None, max_length=None, stride=None,
         raise GPT1InputError("the text has no tokens")
     windows = rolling_windows(ids, prefix, scorer.max_length, stride)
     log_likelihood = sum(ll for ll, _ in scorer.score(windows, on_batch))
-    words, size = word_count(text), len(text.encode("utf-8"))
     return {
-        "tokens": len(ids),
-        "words": words,
-        "bytes": size,
+        **normalised_perplexities(log_likelihood, len(ids), text),
         "windows": len(windows),
         "log_likelihood": log_likelihood,
-        "token_perplexity": _exp(-log_likelihood / len(ids)),
-        "word_perplexity": _exp(-log_likelihood / words),
-        "byte_perplexity": _exp(-log_likelihood / size),
-        "bits_per_byte": -log_likelihood / size / math.log(2),
         "max_length": scorer.max_length,
         "stride": stride,
         "prefix_token_id": prefix,
+    }
+
+
+def normalised_perplexities(log_likelihood, tokens, text):
+    """`tokens`, `words`, `bytes` and the perplexities of the module
+    docstring for a total `log_likelihood` (natural log) of `tokens` tokens
+    spelling `text`."""
+    words, size = word_count(text), len(text.encode("utf-8"))
+    return {
+        "tokens": tokens,
+        "words": words,
+        "bytes": size,
+        "token_perplexity": _exp(-log_likelihood / tokens),
+        "word_perplexity": _exp(-log_likelihood / words),
+        "byte_perplexity": _exp(-log_likelihood / size),
+        "bits_per_byte": -log_likelihood / size / math.log(2),
     }

@@ -183,7 +183,9 @@ def pretrain(config, callbacks=None):
     history, stop at `max_steps`).
 
     Summary keys: `val_loss`, `val_perplexity`, `initial_val_loss`,
-    `initial_val_perplexity`, `steps`, `resumed_from_step`, `tokens`,
+    `initial_val_perplexity`, `val_word_perplexity`, `val_byte_perplexity`
+    and `val_bits_per_byte` (lm-evaluation-harness's terms), `steps`,
+    `resumed_from_step`, `tokens`,
     `tokens_per_second`, `parameters`, `vocabulary_size`, `train_tokens`
     (of the prepared corpus), `data_epochs` (passes over it), `data` (its
     directory), `output`, `strategy`, `replicas`, `precision`,
@@ -262,7 +264,22 @@ def pretrain(config, callbacks=None):
         train = SamplerBatches(sampler, config.batch_size, resumed_from_step)
         validation = ArrayBatches(held_out, config.batch_size)
     return _fit_and_publish(config, run, model, tokenizer, work, train, validation,
-                            steps_per_epoch, completed_epochs, callbacks, sampler)
+                            steps_per_epoch, completed_epochs, callbacks, sampler,
+                            held_out)
+
+
+def _held_out_perplexities(val_loss, tokenizer, windows):
+    """The validation loss in lm-evaluation-harness's terms (`wikitext`'s
+    word and byte perplexities, bits per byte; `evaluation/perplexity.py`):
+    every target token of the held-out windows is scored once, so their
+    total log-likelihood is `-val_loss` times their count, over the text
+    they spell."""
+    from keras_gpt1.evaluation.perplexity import normalised_perplexities
+    from keras_gpt1.token_ids import detokenize_text
+
+    targets = windows[:, 1:]
+    text = "".join(detokenize_text(tokenizer, row) for row in targets)
+    return normalised_perplexities(-val_loss * targets.size, int(targets.size), text)
 
 
 def _tensorflow_installed():
@@ -279,7 +296,8 @@ def _resumed_from_step(config, steps_per_epoch, completed_epochs):
 
 
 def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
-                     steps_per_epoch, completed_epochs, callbacks, sampler):
+                     steps_per_epoch, completed_epochs, callbacks, sampler,
+                     validation_windows):
     backup_dir = os.path.join(work, BACKUP_DIR)
     epochs = math.ceil(config.max_steps / steps_per_epoch)
     resumed_from_step = _resumed_from_step(config, steps_per_epoch, completed_epochs)
@@ -317,6 +335,7 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
     )
     steps = int(model.optimizer.iterations.numpy())
     val_loss, val_perplexity = run.evaluate(model, validation)
+    held_out = _held_out_perplexities(float(val_loss), tokenizer, validation_windows)
 
     tokens = (steps - resumed_from_step) * config.batch_size * config.seq_len
     summary = {
@@ -329,6 +348,9 @@ def _fit_and_publish(config, run, model, tokenizer, work, train, validation,
         "tokens": tokens,
         "tokens_per_second": tokens / max(run.seconds, 1e-9),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
+        "val_word_perplexity": held_out["word_perplexity"],
+        "val_byte_perplexity": held_out["byte_perplexity"],
+        "val_bits_per_byte": held_out["bits_per_byte"],
         "train_tokens": len(sampler.stream),
         "data_epochs": steps * config.batch_size / sampler.windows_per_epoch,
         "data": config.data or os.path.abspath(os.path.join(config.output, DATA_DIR)),

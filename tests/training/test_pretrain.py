@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -51,6 +52,19 @@ def test_pretraining_lowers_validation_loss_and_writes_a_loadable_model(corpus_f
         assert len(f.read().strip().splitlines()) == 1 + 3  # header + 3 checkpoints
     with open(out / "summary.json") as f:
         assert json.load(f) == summary
+    # The same loss in lm-evaluation-harness's terms: bits per byte and word
+    # perplexity of the held-out windows' target text.
+    from keras_gpt1.data.pretraining_batches import validation_windows
+
+    targets = validation_windows(str(out / "data"), 32)[:, 1:]
+    pieces = [model.tokenizer.detokenize([row])[0] for row in targets]
+    text = "".join(p.decode("utf-8", "ignore") if isinstance(p, bytes) else p
+                   for p in pieces)
+    nll = summary["val_loss"] * targets.size
+    np.testing.assert_allclose(summary["val_bits_per_byte"],
+                               nll / len(text.encode("utf-8")) / np.log(2), rtol=1e-6)
+    np.testing.assert_allclose(summary["val_word_perplexity"],
+                               np.exp(nll / len(re.split(r"\s+", text))), rtol=1e-5)
 
 
 def test_rerun_after_a_crash_resumes_from_the_last_checkpoint(corpus_file, tmp_path):
