@@ -284,22 +284,6 @@ def check_same_on_all_workers(strategy, what, text):
         )
 
 
-def whole_batches(strategy, examples, batch_size):
-    """`examples` cut to whole global batches when there are several
-    replicas (every replica then steps through the same number of batches);
-    unchanged on one device."""
-    if strategy.num_replicas_in_sync == 1:
-        return examples
-    usable = len(examples) // batch_size * batch_size
-    if usable == 0:
-        raise GPT1InputError(
-            f"{len(examples)} validation examples do not fill one global batch "
-            f"of {batch_size} on {strategy.num_replicas_in_sync} replicas; add "
-            "data or lower --batch-size"
-        )
-    return examples[:usable]
-
-
 def on_cpu(strategy):
     """Whether `strategy` trains on CPU devices (no GPU, not a TPU)."""
     return not (tf.config.list_logical_devices("GPU")
