@@ -436,12 +436,13 @@ def _summary(index, output, seconds, workers):
 
 
 class _Progress:
-    """Megabytes of input done, on stderr (`verbose` 1)."""
+    """Megabytes of input done, on stderr when it is a terminal (`verbose`
+    1): a script reading stderr sees only errors, one line each."""
 
     def __init__(self, total_bytes, verbose):
         self.total = total_bytes
         self.done = 0
-        self.verbose = verbose
+        self.verbose = verbose and sys.stderr.isatty()
         self.start = time.time()
 
     def advance(self, size):

@@ -178,7 +178,29 @@ TOKENIZE = ["--model", "{model}", "--input", "{lines}", "--output", "{ids}"]
 EXPORT = ["--model", "{model}", "--format", "litert", "--output", "{out}"]
 TRUNCATED = "is not a Keras archive (truncated?)"
 
+PREPARE = ["--output", "{out}", "--vocab-size", "300", "--workers", "1"]
+
 CASES = [
+    # prepare-corpus and pretrain --data (damaged prepared corpora:
+    # tests/data/test_corpus_preparation.py)
+    case("prepare-corpus", "missing_input", ["{missing}", *PREPARE],
+         "corpus file not found: "),
+    case("prepare-corpus", "empty_corpus", ["{empty}", *PREPARE], "corpus is empty: "),
+    case("prepare-corpus", "one_document", ["{few_words}", *PREPARE],
+         "corpus too small to hold out a validation document: 1 document(s)"),
+    case("prepare-corpus", "no_output", ["{lines}"], "--output is required"),
+    case("prepare-corpus", "validation_fraction_of_one",
+         ["{lines}", *PREPARE, "--validation-fraction", "1"],
+         "validation_fraction must be in [0, 1); got 1.0"),
+    case("prepare-corpus", "combine_one_part", ["--combine", "{root}", *PREPARE],
+         "--combine needs two prepared corpora or more"),
+    case("pretrain", "data_that_is_not_prepared", ["--data", "{root}", "--output", "{out}"],
+         "is not a prepared corpus (no index.json; make one with keras-gpt1 "
+         "prepare-corpus)"),
+    case("pretrain", "data_missing", ["--data", "{missing_dir}", "--output", "{out}"],
+         "prepared corpus not found: "),
+    case("pretrain", "corpus_and_data", [*PRETRAIN, "--data", "{root}"],
+         "argument --data: not allowed with argument --corpus"),
     # pretrain (missing, empty and non-UTF-8 corpus, unknown preset and
     # --max-steps 0: tests/cli/test_cli.py)
     case("pretrain", "corpus_is_an_empty_directory", [*PRETRAIN, "--corpus", "{empty_dir}"],
