@@ -27,6 +27,9 @@ from keras import ops
 
 from keras_gpt1 import artifacts
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.export.cache_attention import CACHE_ATTENTIONS
+from keras_gpt1.export.cache_attention import LITERT_ATTENTION
+from keras_gpt1.export.cache_attention import backbone_with_cache
 from keras_gpt1.export.export_module import ExportModule
 from keras_gpt1.export.export_module import check_max_length
 from keras_gpt1.export.litert_bundle import MODEL_FILE
@@ -62,10 +65,18 @@ class CausalLMLiteRTModule(ExportModule):
         prefill_lengths: `{signature name: tokens per call}`; one `prefill`
             for the LiteRT bundle, `prefill_{n}` for several lengths in a
             `.litertlm` (LiteRT-LM picks one by the length of `input_pos`).
+        cache_attention: `"litert"` (default), attention written for
+            LiteRT's CPU kernels (`cache_attention.py`), or `"keras"`, the
+            model's own layers (the same numbers, a slower graph).
     """
 
-    def __init__(self, model, max_length, prefill_lengths):
+    def __init__(self, model, max_length, prefill_lengths,
+                 cache_attention=LITERT_ATTENTION):
         super().__init__(model, name="gpt1_causal_lm_litert")
+        if cache_attention not in CACHE_ATTENTIONS:
+            raise ValueError(f"cache_attention must be one of {CACHE_ATTENTIONS}; "
+                             f"got {cache_attention!r}")
+        self.cache_attention = cache_attention
         backbone = model.backbone
         self.num_layers = backbone.num_layers
         self.max_length = int(max_length)
@@ -94,7 +105,10 @@ class CausalLMLiteRTModule(ExportModule):
         cache = tuple(
             (caches[2 * i], caches[2 * i + 1]) for i in range(self.num_layers)
         )
-        x, cache = backbone.call_with_cache(tokens, cache, start)
+        if self.cache_attention == LITERT_ATTENTION:
+            x, cache = backbone_with_cache(backbone, tokens, cache, start)
+        else:
+            x, cache = backbone.call_with_cache(tokens, cache, start)
         outputs = {}
         for i, (key_cache, value_cache) in enumerate(cache):
             outputs[key_cache_name(i)] = key_cache

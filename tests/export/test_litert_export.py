@@ -150,6 +150,29 @@ def test_quantized_files_stay_close_to_keras(causal_lm, runners, quantize, max_e
     assert agreement >= min_agreement
 
 
+def test_the_compiled_model_updates_the_cache_in_place_as_the_interpreter_does(
+        causal_lm, bundles):
+    path = bundles["int8"]
+    in_place = LiteRTCausalLM(path, runtime="compiled_model")
+    copying = LiteRTCausalLM(path, runtime="interpreter")
+    ids = in_place.tokenize(HELD_OUT)
+    # Chunked prefill, then decode steps: both signatures share the buffers.
+    np.testing.assert_allclose(in_place.logits_along(ids, PREFILL_LENGTH + 2),
+                               copying.logits_along(ids, PREFILL_LENGTH + 2),
+                               atol=1e-5, rtol=0)
+    cache = in_place.initial_cache()
+    _, returned = in_place.decode(ids[0], 0, cache)
+    _, returned = in_place.decode(ids[1], 1, returned)
+    assert returned is cache
+    written = np.abs(cache["kv_cache_v_1"]).sum(axis=(0, 2, 3)) > 0
+    assert written.tolist() == [True, True] + [False] * (CONTEXT - 2)
+    # A cache of plain arrays (the interpreter's) is taken as a copy.
+    plain = copying.initial_cache()
+    expected, plain = copying.decode(ids[0], 0, plain)
+    got, _ = in_place.decode(ids[0], 0, plain)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
 def test_quantization_shrinks_the_file(bundles):
     sizes = {q: os.path.getsize(p) for q, p in bundles.items()}
     # (At this tiny size int8's per-channel scales outweigh float16's savings.)
