@@ -131,8 +131,24 @@ def test_gpt1_own_tokenizer_runs_in_lite_rt_lm(tmp_path):
         assert got.split() == expected.split(), prompt  # `</w>` decoding: words
 
 
-def test_the_tied_embedding_is_stored_once(files, trained_lm):
+def quantization_positions(tflite):
+    """`{buffer index: {offsets of the quantization tables of the tensors
+    reading it}}` over every signature's subgraph, for per-channel tensors."""
     from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(tflite, 0)
+    positions = {}
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for t in range(graph.TensorsLength()):
+            tensor = graph.Tensors(t)
+            parameters = tensor.Quantization()
+            if parameters is not None and parameters.ScaleLength() > 1:
+                positions.setdefault(tensor.Buffer(), set()).add(parameters._tab.Pos)
+    return positions
+
+
+def test_the_tied_embedding_and_quantization_parameters_are_stored_once(trained_lm):
     from tensorflow.lite.tools import flatbuffer_utils
 
     from keras_gpt1.export.causal_lm_litert import CausalLMLiteRTModule
@@ -150,7 +166,11 @@ def test_the_tied_embedding_is_stored_once(files, trained_lm):
         assert len(tables) == 1, quantize
         # Every weight once: the file is about the parameters' bytes.
         assert len(tflite) < 1.3 * backbone.count_params() * item_bytes + 60_000
-        assert schema  # the flatbuffer schema the reader used
+    # Both signatures read each per-channel int8 weight; one table of
+    # scales and zero points serves them all.
+    positions = quantization_positions(tflite)
+    assert len(positions) == 4 * backbone.num_layers  # c_attn, c_proj, c_fc, c_proj
+    assert all(len(p) == 1 for p in positions.values())
 
 
 def test_export_and_generate_commands(trained_lm, tmp_path):
