@@ -38,6 +38,7 @@ from keras_gpt1.export.litert_bundle import write_bundle
 from keras_gpt1.export.litert_conversion import NO_QUANTIZATION
 from keras_gpt1.export.litert_conversion import check_quantization
 from keras_gpt1.export.litert_conversion import convert_module
+from keras_gpt1.export.quality_gate import QualityGate
 from keras_gpt1.export.signatures import CAUSAL_LM_TASK
 from keras_gpt1.export.signatures import DECODE_SIGNATURE
 from keras_gpt1.export.signatures import INPUT_POS
@@ -171,20 +172,24 @@ def causal_lm_litert_config(module, tokenizer, quantize):
 
 
 def export_causal_lm_litert(model, output_dir, quantize=NO_QUANTIZATION,
-                            max_length=None, prefill_length=None):
+                            max_length=None, prefill_length=None, gate_text=None):
     """Write a LiteRT bundle of `model` to `output_dir` (a new directory).
 
     The tokenizer files go beside the `.tflite` when the model has a
-    tokenizer; without one, the bundle runs on token ids only.
+    tokenizer; without one, the bundle runs on token ids only. A quantized
+    file passes the quality gate (`quality_gate.py`, on `gate_text` or a
+    built-in passage) first; its figures are `quality_gate` in the config.
     Returns the bundle config with `path` (the `.tflite`) and `files`.
     """
     check_quantization(quantize)
     max_length = check_max_length(model, max_length)
     prefill_length = check_prefill_length(prefill_length, max_length)
     artifacts.check_new_output(output_dir)
+    gate = QualityGate(model, quantize, gate_text)
     module = CausalLMLiteRTModule(model, max_length, {PREFILL_SIGNATURE: prefill_length})
     tflite_bytes = convert_module(module, quantize,
                                   tied_vocabulary_size=model.backbone.vocabulary_size)
     config = causal_lm_litert_config(module, model.tokenizer, quantize)
+    config["quality_gate"] = gate.check(module, tflite_bytes)
     config = write_bundle(output_dir, tflite_bytes, model.tokenizer, config)
     return dict(config, format="litert", path=os.path.join(output_dir, MODEL_FILE))

@@ -105,6 +105,20 @@ def test_int8_file_generates_what_its_runner_reads(files, trained_lm):
     assert text.startswith(PROMPTS[0]) and len(text) > len(PROMPTS[0])
 
 
+def test_the_int8_file_passed_the_quality_gate_and_says_so(files):
+    from keras_gpt1.export.litert_runtime import read_litertlm_system_metadata
+    from keras_gpt1.export.quality_gate import describe
+
+    gate = files["int8"]["quality_gate"]
+    assert gate["passed"] and gate["quantization"] == "int8"
+    assert abs(gate["perplexity_change"]) <= 0.01 and gate["scored_tokens"] > 100
+    assert files["none"]["quality_gate"] is None  # float32 is the reference
+    metadata = read_litertlm_system_metadata(files["int8"]["path"])
+    assert metadata["keras_gpt1_quality_gate"] == describe(gate)
+    assert "keras_gpt1_quality_gate" not in read_litertlm_system_metadata(
+        files["none"]["path"])
+
+
 def test_tokenizer_json_ids_equal_the_in_graph_tokenizer(runner, tokenizer):
     expected = token_id_lists(tokenizer, TOKENIZER_TEXTS)
     hf = hf_tokenizer(tokenizer)
