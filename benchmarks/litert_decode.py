@@ -29,8 +29,9 @@ constant in full, a table only looked up one row; the tied LM head reads
 the whole embedding) and the KV cache it attends over (all `max_length`
 slots, float32: the graph masks the slots past the position, it does not
 skip them): `floor_mb`. The floor is that many bytes at the fastest rate
-this process reads memory, measured right before each quantization's rows
-at the row's thread count by three probes (best of 5 each):
+this process reads memory, measured right before and right after each row
+at the row's thread count by three probes (best of 5 each, the faster of
+before and after):
 `copy` (a numpy copy of `--bandwidth-mb`, bytes read + written: it
 under-reports streaming reads on some CPUs), `read` (a numpy OR-reduction
 of `--bandwidth-mb`, bytes read) and `xnnpack_int8` (a one-op `.tflite`,
@@ -473,9 +474,13 @@ def keras_timings(model, prompt_ids, new_tokens, repeats):
 
 
 # === One model ===
-def floor_figures(row, bandwidth):
-    """The memory floor of `row` at the bandwidth of its thread count."""
-    rates = bandwidth[min(row["threads"], max(bandwidth))]
+def floor_figures(row, before, after):
+    """The memory floor of `row` at the bandwidth measured right before and
+    right after it (the faster of the two, per probe)."""
+    rates = {name: max(before[name], after[name])
+             for name in ("copy", "read", "xnnpack_int8", "best")}
+    rates["load_average_before_after"] = [before["load_average_1_5_15_min"],
+                                          after["load_average_1_5_15_min"]]
     floor_mb = row["weight_mb_per_token"] + row["kv_cache_mb"]
     floor_ms = floor_mb * MB / (rates["best"] * 1e9) * 1000
     return {"bandwidth_gbs": rates, "floor_mb": floor_mb, "floor_ms": floor_ms,
@@ -502,7 +507,6 @@ def benchmark_model(name, args, probes, work_dir):
               "cache_attention": args.cache_attention,
               "kv_cache_mb": 2 * backbone.num_layers * max_length * backbone.hidden_dim
               * 4 / MB}
-    thread_counts = sorted({*args.threads, *args.loop_threads, 1, 2})
     rows, float32_weights = [], None
     start = time.perf_counter()
     with TracedModule(module) as traced:
@@ -524,43 +528,39 @@ def benchmark_model(name, args, probes, work_dir):
                     "weight_mb_per_token": stored / MB,
                     "weight_mb_per_token_float32": as_float32 / MB,
                     "convert_s": convert_s, "trace_s": trace_s, **common}
-            print(f"# {name} {quantize}: memory probes", flush=True)
-            bandwidth = {n: probes.measure(n) for n in thread_counts}
-            quantize_rows = []
             for threads in args.threads:
                 print(f"# {name} {quantize}: LiteRT-LM, {threads} thread(s)",
                       flush=True)
-                quantize_rows.append(
-                    {**file, "runtime": "litert-lm", "threads": threads,
-                     "load_before": os.getloadavg(),
-                     **litertlm_timings(litertlm, prompt, new_tokens, threads,
-                                        args.repeats),
-                     "load_after": os.getloadavg()})
+                before = probes.measure(threads)
+                row = {**file, "runtime": "litert-lm", "threads": threads,
+                       **litertlm_timings(litertlm, prompt, new_tokens, threads,
+                                          args.repeats)}
+                row.update(floor_figures(row, before, probes.measure(threads)))
+                rows.append(row)
             for runtime in args.loop_runtimes:
                 for threads in args.loop_threads:
                     print(f"# {name} {quantize}: Python loop ({runtime}), {threads} "
                           f"thread(s)", flush=True)
-                    quantize_rows.append(
-                        {**file, "runtime": f"python loop ({runtime})",
-                         "threads": threads, "size_mb": file["tflite_mb"],
-                         "size_goal_mb": None, "load_before": os.getloadavg(),
-                         **python_loop_timings(bundle, prompt_ids, new_tokens, threads,
-                                               args.repeats, runtime),
-                         "load_after": os.getloadavg()})
-            for row in quantize_rows:
-                row.update(floor_figures(row, bandwidth))
-            rows += quantize_rows
+                    before = probes.measure(threads)
+                    row = {**file, "runtime": f"python loop ({runtime})",
+                           "threads": threads, "size_mb": file["tflite_mb"],
+                           "size_goal_mb": None,
+                           **python_loop_timings(bundle, prompt_ids, new_tokens, threads,
+                                                 args.repeats, runtime)}
+                    row.update(floor_figures(row, before, probes.measure(threads)))
+                    rows.append(row)
             if not args.work_dir:
                 os.remove(litertlm)
     if args.keras:
         print(f"# {name}: Keras generate", flush=True)
-        bandwidth = {n: probes.measure(n) for n in thread_counts}
+        threads = os.cpu_count()
+        before = probes.measure(threads)
         weights = float32_weights or 4 * backbone.count_params()
         row = {**common, "runtime": "keras generate (XLA)", "quantization": "float32",
-               "threads": os.cpu_count(), "size_mb": None, "size_goal_mb": None,
+               "threads": threads, "size_mb": None, "size_goal_mb": None,
                "weight_mb_per_token": weights / MB,
                **keras_timings(model, prompt_ids, new_tokens, args.repeats)}
-        row.update(floor_figures(row, bandwidth))
+        row.update(floor_figures(row, before, probes.measure(threads)))
         rows.append(row)
     for row in rows:
         row["prompt"] = prompt

@@ -93,6 +93,45 @@ def test_graph_has_builtin_ops_only_and_writes_the_cache_without_scatter(bundles
         assert not ops & {"CUSTOM", "VAR_HANDLE", "READ_VARIABLE"}
 
 
+def signature_ops(path, signature):
+    """`[(op name, [input shapes])]` of one signature's subgraph."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAs(open(path, "rb").read(), 0)
+    index = next(model.SignatureDefs(i).SubgraphIndex()
+                 for i in range(model.SignatureDefsLength())
+                 if model.SignatureDefs(i).SignatureKey().decode() == signature)
+    graph = model.Subgraphs(index)
+    ops = []
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        shapes = [list(graph.Tensors(int(t)).ShapeAsNumpy()) for t in op.InputsAsNumpy()
+                  if t >= 0]
+        ops.append((names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())], shapes))
+    return ops
+
+
+def test_decode_attends_over_the_cache_without_moving_it(bundles):
+    # One query: elementwise products and sums over the cache as it lies;
+    # no TRANSPOSE of a cache-sized tensor, no BATCH_MATMUL that XNNPACK
+    # would re-pack the cache for (see cache_attention.py).
+    cache_size = CONTEXT * 2 * 8
+    for quantize in ("none", "int8"):
+        ops = signature_ops(bundles[quantize], "decode")
+        names = [name for name, _ in ops]
+        assert "BATCH_MATMUL" not in names and "SELECT_V2" in names
+        moved = [shapes for name, shapes in ops if name == "TRANSPOSE"
+                 and np.prod(shapes[0]) >= cache_size]
+        assert not moved
+        reads = [name for name, shapes in ops if [1, CONTEXT, 2, 8] in shapes]
+        assert sorted(set(reads)) == ["DYNAMIC_UPDATE_SLICE", "MUL", "SUM"]
+        assert names.count("SELECT_V2") == 1  # one mask bias, shared by the blocks
+    prefill = [name for name, _ in signature_ops(bundles["none"], "prefill")]
+    assert prefill.count("BATCH_MATMUL") == 4  # scores and mix in each block
+
+
 def test_each_signature_runs_and_float32_logits_match_keras(causal_lm, runners):
     runner = runners["none"]
     ids = runner.tokenize(HELD_OUT)
