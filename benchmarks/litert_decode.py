@@ -295,8 +295,9 @@ def fixed_prompt(tokenizer, num_tokens):
 # === Files ===
 def decode_weight_bytes(tflite_bytes):
     """Bytes of constants the `decode` signature reads per call: each
-    constant buffer in full, one row of a table only GATHERed -> (stored
-    bytes, bytes once float16 weights are dequantized to float32)."""
+    constant buffer in full, one row of a table only GATHERed or SLICEd
+    (the position embedding) -> (stored bytes, bytes once float16 weights
+    are dequantized to float32)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     model = schema.Model.GetRootAs(tflite_bytes, 0)
@@ -318,7 +319,8 @@ def decode_weight_bytes(tflite_bytes):
             size = max(buffer.DataLength(), buffer.Size())
             if size == 0:
                 continue
-            gathered = codes[op.OpcodeIndex()] == schema.BuiltinOperator.GATHER \
+            gathered = codes[op.OpcodeIndex()] in (
+                schema.BuiltinOperator.GATHER, schema.BuiltinOperator.SLICE) \
                 and position == 0
             rows = int(tensor.ShapeAsNumpy()[0]) if gathered else 1
             _, full, _ = reads.get(tensor.Buffer(), (0, False, False))
@@ -334,10 +336,13 @@ def rename_signature(tflite_bytes, old, new):
     """`tflite_bytes` with signature `old` called `new`."""
     from tensorflow.lite.tools import flatbuffer_utils
 
+    from keras_gpt1.export.litert_conversion import share_quantization_parameters
+
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
     for signature in model.signatureDefs:
         if signature.signatureKey in (old, old.encode()):
             signature.signatureKey = new
+    share_quantization_parameters(model)  # as written: once for all signatures
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 

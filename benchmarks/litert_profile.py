@@ -12,7 +12,7 @@ what `export` writes). Per file:
   XNNPACK takes (nodes inside a `DELEGATE` partition of the interpreter)
   and how many run as builtin kernels;
 - bytes per step, from the graph's tensor shapes: constants read (a table
-  that is only gathered: one row), other tensors read and written by each
+  that is only gathered or sliced: what comes out), other tensors read and written by each
   op, `DYNAMIC_UPDATE_SLICE` counted in place (the update only, as with
   LiteRT-LM and `LiteRTCausalLM`'s compiled model);
 - time: a child process loops `decode` through `CompiledModel` with the
@@ -186,8 +186,9 @@ def traffic(tflite_bytes):
             nbytes, tensor = size(t)
             buffer = model.Buffers(tensor.Buffer())
             if max(buffer.DataLength(), buffer.Size()) > 0:
-                if name == "GATHER" and position == 0:
-                    nbytes //= int(tensor.ShapeAsNumpy()[0])  # one row
+                if name in ("GATHER", "SLICE", "STRIDED_SLICE") and position == 0:
+                    # a lookup: what comes out is what is read (one row)
+                    nbytes = sum(size(o)[0] for o in op.OutputsAsNumpy())
                 row["constant_read"] += nbytes
             else:
                 row["read"] += nbytes

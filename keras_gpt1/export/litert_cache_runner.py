@@ -109,20 +109,20 @@ class CompiledModelRunner:
     runtime = COMPILED_MODEL
 
     def __init__(self, model, cache_shape, cache_names, num_threads=None):
-        from ai_edge_litert.compiled_model import CompiledModel
-        from ai_edge_litert.hardware_accelerator import HardwareAccelerator
-        from ai_edge_litert.options import CpuOptions
-        from ai_edge_litert.options import Options
-
         from keras_gpt1._native_logs import quiet_native_logs
 
         self.cache_shape = tuple(cache_shape)
         self.cache_names = list(cache_names)
         self._model_bytes = model if isinstance(model, bytes) else None  # kept alive
-        options = Options(HardwareAccelerator.CPU,
-                          cpu_options=CpuOptions(num_threads=num_threads or 0))
         try:
             with quiet_native_logs():  # the runtime's start-up lines
+                from ai_edge_litert.compiled_model import CompiledModel
+                from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+                from ai_edge_litert.options import CpuOptions
+                from ai_edge_litert.options import Options
+
+                options = Options(HardwareAccelerator.CPU,
+                                  cpu_options=CpuOptions(num_threads=num_threads or 0))
                 if isinstance(model, bytes):
                     self.model = CompiledModel.from_buffer(model, options=options)
                 else:
@@ -134,6 +134,18 @@ class CompiledModelRunner:
 
     def signatures(self):
         return list(self.model.get_signature_list())
+
+    def close(self):
+        """Release the compiled model and its buffers now (the runtime's
+        shutdown lines stay hidden); caches made by this runner die with it."""
+        import gc
+
+        from keras_gpt1._native_logs import quiet_native_logs
+
+        with quiet_native_logs():
+            self._io.clear()
+            self.model = None
+            gc.collect()
 
     def _signature_io(self, signature):
         if signature not in self._io:
@@ -195,6 +207,9 @@ class InterpreterRunner:
 
     def signatures(self):
         return list(self.interpreter.get_signature_list())
+
+    def close(self):
+        self.interpreter = None
 
     def initial_cache(self):
         return {name: np.zeros(self.cache_shape, "float32") for name in self.cache_names}

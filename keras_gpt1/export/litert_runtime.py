@@ -101,6 +101,10 @@ class LiteRTCausalLM:
             self._tokenizer = load_bundle_tokenizer(self.tflite_path, self.config)
         return self._tokenizer
 
+    def close(self):
+        """Release the runtime (the runner is unusable afterwards)."""
+        self._runner.close()
+
     # === Signatures ===
     def initial_cache(self):
         """Zero caches, `{kv_cache_k_i / kv_cache_v_i: (1, max_length,

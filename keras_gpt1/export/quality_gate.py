@@ -213,8 +213,11 @@ class QualityGate:
         model = module.model
         runner = LiteRTCausalLM.from_model(tflite_bytes, runner_config(module),
                                            tokenizer=model.tokenizer)
-        figures = {"quantization": self.quantize, "text": self.source,
-                   **measure(model, runner, self.ids)}
+        try:
+            figures = {"quantization": self.quantize, "text": self.source,
+                       **measure(model, runner, self.ids)}
+        finally:
+            runner.close()
         if self.verbose and not figures["passed"]:
             print(f"keras-gpt1: warning: {describe(figures)}", file=sys.stderr)
         return figures
