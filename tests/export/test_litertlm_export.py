@@ -9,6 +9,7 @@ import io
 import json
 import os
 
+import numpy as np
 import pytest
 from conftest import CORPUS_LINES
 from export_models import trained_causal_lm
@@ -185,6 +186,27 @@ def test_the_tied_embedding_and_quantization_parameters_are_stored_once(trained_
     positions = quantization_positions(tflite)
     assert len(positions) == 4 * backbone.num_layers  # c_attn, c_proj, c_fc, c_proj
     assert all(len(p) == 1 for p in positions.values())
+    # The converter's own file (tied embedding shared, nothing else): each
+    # signature has its own copy, the file is larger, the numbers the same.
+    from keras_gpt1.export.litert_conversion import TracedModule
+    from keras_gpt1.export.litert_conversion import convert_saved_model
+    from keras_gpt1.export.litert_conversion import share_tied_embedding
+
+    with TracedModule(module) as traced:
+        raw = convert_saved_model(traced._directory.name, list(traced.signatures), "int8")
+    raw = flatbuffer_utils.read_model_from_bytearray(bytearray(raw))
+    share_tied_embedding(raw, backbone.vocabulary_size)
+    unshared = bytes(flatbuffer_utils.convert_object_to_bytearray(raw))
+    assert len(unshared) > len(tflite)
+    assert all(len(p) == 2 for p in quantization_positions(unshared).values())
+    from keras_gpt1.export.litert_runtime import LiteRTCausalLM
+    from keras_gpt1.export.quality_gate import runner_config
+    from keras_gpt1.export.quality_gate import teacher_forced
+
+    ids = [5, 17, 42, 7, 99, 3]
+    logits = [teacher_forced(LiteRTCausalLM.from_model(b, runner_config(module)), ids)
+              for b in (tflite, unshared)]
+    np.testing.assert_allclose(logits[0], logits[1], atol=1e-6, rtol=0)
 
 
 def test_export_and_generate_commands(trained_lm, tmp_path):
