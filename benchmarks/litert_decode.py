@@ -1,6 +1,6 @@
 """GPT-1 on LiteRT-LM: `.litertlm` file size, decode and prefill speed,
-against the project's Python LiteRT loop, Keras `generate` and this
-machine's memory bandwidth, in one run.
+against the project's Python LiteRT loop, Keras `generate` and the memory
+floor of this machine, measured in the same process.
 
 For each preset (random weights; `gpt1` by default: 12 layers, 768 wide,
 cache length 512, the GPT-1 tokenizer) the model is traced once and
@@ -16,26 +16,41 @@ converted per quantization (`none` / `float16` / `int8`), and on this CPU:
   call, 120 are three `prefill_32` and three `prefill_8`), and decode
   ms/token as (time of `run_decode` for N tokens - time for 1) / (N - 1),
   prefill excluded (the runtime's own decode figure beside it);
-- the project's Python loop (`LiteRTCausalLM`) on a `litert` bundle of
-  the same converted graph (the `prefill_128` signature named `prefill`):
-  one `prefill` call of the prompt, then N `decode` calls, KV cache in and
-  out from Python;
+- the project's Python loop (`LiteRTCausalLM`, per `--loop-runtimes`: the
+  compiled model with the KV cache in place, or the interpreter with the
+  cache in and out of every call) on a `litert` bundle of the same graph
+  (the `prefill_128` signature named `prefill`): one `prefill` call of the
+  prompt, then N `decode` calls;
 - Keras `generate` (XLA, float32, greedy): (time for N - time for 1) /
-  (N - 1);
-- memory bandwidth (a numpy copy of `--bandwidth-mb`, read + written
-  bytes, best of 5, with 1 and 2 threads) and, per file, the weight bytes
-  the `decode` signature reads per token (every constant, a gathered table
-  one row) over that bandwidth: the time below which decode cannot go;
-  "+cache" adds one read of the float32 KV cache (decode attends over all
-  `max_length` slots, masked).
+  (N - 1) (`--no-keras` leaves it out).
 
-Times are the best of `--repeats`. The raw result (command line, date,
-machine, load average) goes to `--output`.
+The memory floor. A decode step reads, at least, the weights it uses (every
+constant in full, a table only looked up one row; the tied LM head reads
+the whole embedding) and the KV cache it attends over (all `max_length`
+slots, float32: the graph masks the slots past the position, it does not
+skip them): `floor_mb`. The floor is that many bytes at the fastest rate
+this process reads memory, measured right before and right after each row
+at the row's thread count by three probes (best of 5 each, the faster of
+before and after):
+`copy` (a numpy copy of `--bandwidth-mb`, bytes read + written: it
+under-reports streaming reads on some CPUs), `read` (a numpy OR-reduction
+of `--bandwidth-mb`, bytes read) and `xnnpack_int8` (a one-op `.tflite`,
+an int8 FULLY_CONNECTED of 1 x 768 by 768 x N whose `--bandwidth-mb` of
+weights XNNPACK streams, as decode streams its weights). `floor_ms` uses
+the largest of the three; `x floor` = decode ms/token / floor ms. float16
+counts its stored bytes (XNNPACK widens them to float32 when it loads the
+file, so float16 reads like float32 and cannot reach its floor).
+
+Times are the best of `--repeats`. The result (command line, date,
+machine, load average before and after each row) is printed as JSON with
+`--json`; `cd benchmarks && python record.py litert_decode.py ...` keeps it
+under `benchmarks/results/`.
 
     python benchmarks/litert_decode.py [--models gpt1|tiny ...]
         [--quantizations none float16 int8] [--threads 1 2] [--new-tokens 32]
         [--prompt-tokens 128] [--repeats 3] [--loop-threads 1 2]
-        [--work-dir DIR] [--output benchmarks/results/litert_decode.json] [--json]
+        [--loop-runtimes compiled_model interpreter] [--no-keras]
+        [--cache-attention litert|keras] [--work-dir DIR] [--output FILE] [--json]
 """
 
 import argparse
@@ -52,6 +67,8 @@ from benchmarks_timing import machine_description
 
 import keras_gpt1
 from keras_gpt1.export import LiteRTCausalLM
+from keras_gpt1.export.cache_attention import CACHE_ATTENTIONS
+from keras_gpt1.export.cache_attention import LITERT_ATTENTION
 from keras_gpt1.export.causal_lm_litert import CausalLMLiteRTModule
 from keras_gpt1.export.causal_lm_litert import causal_lm_litert_config
 from keras_gpt1.export.causal_lm_litertlm import FORMAT_VERSION
@@ -62,6 +79,7 @@ from keras_gpt1.export.causal_lm_litertlm import llm_metadata
 from keras_gpt1.export.causal_lm_litertlm import prefill_signature
 from keras_gpt1.export.causal_lm_litertlm import write_litertlm
 from keras_gpt1.export.litert_bundle import write_bundle
+from keras_gpt1.export.litert_cache_runner import RUNTIMES
 from keras_gpt1.export.litert_conversion import QUANTIZATIONS
 from keras_gpt1.export.litert_conversion import TracedModule
 from keras_gpt1.export.signatures import DECODE_SIGNATURE
@@ -71,8 +89,6 @@ SHARED_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..
                            "shared", "data")
 GPT1_TOKENIZER_DIR = os.path.join(SHARED_DATA, "gpt1")
 CORPUS = os.path.join(SHARED_DATA, "tinyshakespeare", "input.txt")
-DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                              "litert_decode.json")
 SIZE_GOALS_MB = {"int8": 120, "float16": 240}
 MB = 1e6
 # The fixed prompt, cut or padded to `--prompt-tokens` tokens of the model's tokenizer.
@@ -109,28 +125,122 @@ def machine():
     return info
 
 
-def memory_bandwidth_gbs(threads, size_mb=512, repeats=5):
-    """GB/s of a numpy copy of `size_mb` split over `threads` threads
-    (numpy copies without the GIL), counting bytes read + written, best of
-    `repeats`."""
+def _parallel(threads, size, work):
+    """Run `work(lo, hi)` over `threads` slices of `range(size)` at once
+    (numpy releases the GIL) -> seconds."""
+    bounds = [(int(p[0]), int(p[-1]) + 1)
+              for p in np.array_split(np.arange(size), threads)]
+    workers = [threading.Thread(target=work, args=b) for b in bounds]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - start
+
+
+def copy_probe(size_mb):
     source = np.ones(int(size_mb * MB) // 8, "float64")
     target = np.empty_like(source)
-    parts = np.array_split(np.arange(source.size), threads)
-    bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts]
 
-    def copy(lo, hi):
-        np.copyto(target[lo:hi], source[lo:hi])
+    def run(threads):
+        return 2 * source.nbytes / _parallel(
+            threads, source.size, lambda lo, hi: np.copyto(target[lo:hi], source[lo:hi]))
+    return run
 
-    best = float("inf")
-    for _ in range(repeats + 1):  # the first run faults the pages in
-        workers = [threading.Thread(target=copy, args=b) for b in bounds]
+
+def read_probe(size_mb):
+    source = np.ones(int(size_mb * MB) // 8, "uint64")
+
+    def run(threads):
+        return source.nbytes / _parallel(
+            threads, source.size, lambda lo, hi: np.bitwise_or.reduce(source[lo:hi]))
+    return run
+
+
+def stream_probe_tflite(num_bytes, width=768):
+    """A one-op `.tflite`: `y (1, N) = x (1, width) W^T`, `W` `(N, width)`
+    int8 per output channel (`N * width` = `num_bytes`), float32 in and
+    out: the dynamic-range FULLY_CONNECTED that decode runs, as large as
+    asked (XNNPACK streams `W` once per call)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    units = num_bytes // width
+    model = schema.ModelT()
+    model.version = 3
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.FULLY_CONNECTED
+    code.version = 1
+    model.operatorCodes = [code]
+    weights = schema.BufferT()
+    weights.data = np.random.default_rng(0).integers(
+        -127, 128, size=units * width, dtype=np.int8).view(np.uint8)
+    model.buffers = [schema.BufferT(), schema.BufferT(), weights, schema.BufferT()]
+
+    def tensor(name, shape, kind, buffer, quantization=None):
+        t = schema.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, np.array(shape, np.int32), kind, buffer
+        t.quantization = quantization
+        return t
+
+    scales = schema.QuantizationParametersT()
+    scales.scale = np.full(units, 0.01, np.float32)
+    scales.zeroPoint = np.zeros(units, np.int64)
+    scales.quantizedDimension = 0
+    graph = schema.SubGraphT()
+    graph.tensors = [tensor("x", [1, width], schema.TensorType.FLOAT32, 1),
+                     tensor("w", [units, width], schema.TensorType.INT8, 2, scales),
+                     tensor("y", [1, units], schema.TensorType.FLOAT32, 3)]
+    op = schema.OperatorT()
+    op.opcodeIndex = 0
+    op.inputs, op.outputs = np.array([0, 1, -1], np.int32), np.array([2], np.int32)
+    op.builtinOptionsType = schema.BuiltinOptions.FullyConnectedOptions
+    op.builtinOptions = schema.FullyConnectedOptionsT()
+    graph.operators = [op]
+    graph.inputs, graph.outputs = np.array([0], np.int32), np.array([2], np.int32)
+    model.subgraphs = [graph]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def xnnpack_probe(size_mb):
+    from ai_edge_litert.interpreter import Interpreter
+
+    num_bytes = int(size_mb * MB)
+    tflite = stream_probe_tflite(num_bytes)
+    interpreters = {}
+
+    def run(threads):
+        if threads not in interpreters:
+            interpreter = Interpreter(model_content=tflite, num_threads=threads)
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
+                                   np.ones((1, 768), "float32"))
+            interpreter.invoke()  # packs the weights
+            interpreters[threads] = interpreter
         start = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        best = min(best, time.perf_counter() - start)
-    return 2 * source.nbytes / best / 1e9
+        interpreters[threads].invoke()
+        return num_bytes / (time.perf_counter() - start)
+    return run
+
+
+class MemoryProbes:
+    """This process's memory bandwidth, three ways (GB/s; see the module
+    docstring); `measure(threads)` runs each 6 times and keeps the best
+    of the last 5."""
+
+    def __init__(self, size_mb):
+        self.probes = {"copy": copy_probe(size_mb), "read": read_probe(size_mb),
+                       "xnnpack_int8": xnnpack_probe(size_mb)}
+
+    def measure(self, threads, repeats=5):
+        rates = {}
+        for name, probe in self.probes.items():
+            probe(threads)  # faults the pages in, warms up
+            rates[name] = max(probe(threads) for _ in range(repeats)) / 1e9
+        rates["best"] = max(rates.values())
+        rates["load_average_1_5_15_min"] = [round(x, 2) for x in os.getloadavg()]
+        return rates
 
 
 # === Model, tokenizer, prompt ===
@@ -185,8 +295,9 @@ def fixed_prompt(tokenizer, num_tokens):
 # === Files ===
 def decode_weight_bytes(tflite_bytes):
     """Bytes of constants the `decode` signature reads per call: each
-    constant buffer in full, one row of a table only GATHERed -> (stored
-    bytes, bytes once float16 weights are dequantized to float32)."""
+    constant buffer in full, one row of a table only GATHERed or SLICEd
+    (the position embedding) -> (stored bytes, bytes once float16 weights
+    are dequantized to float32)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     model = schema.Model.GetRootAs(tflite_bytes, 0)
@@ -208,7 +319,8 @@ def decode_weight_bytes(tflite_bytes):
             size = max(buffer.DataLength(), buffer.Size())
             if size == 0:
                 continue
-            gathered = codes[op.OpcodeIndex()] == schema.BuiltinOperator.GATHER \
+            gathered = codes[op.OpcodeIndex()] in (
+                schema.BuiltinOperator.GATHER, schema.BuiltinOperator.SLICE) \
                 and position == 0
             rows = int(tensor.ShapeAsNumpy()[0]) if gathered else 1
             _, full, _ = reads.get(tensor.Buffer(), (0, False, False))
@@ -224,10 +336,13 @@ def rename_signature(tflite_bytes, old, new):
     """`tflite_bytes` with signature `old` called `new`."""
     from tensorflow.lite.tools import flatbuffer_utils
 
+    from keras_gpt1.export.litert_conversion import share_quantization_parameters
+
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
     for signature in model.signatureDefs:
         if signature.signatureKey in (old, old.encode()):
             signature.signatureKey = new
+    share_quantization_parameters(model)  # as written: once for all signatures
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
@@ -324,15 +439,17 @@ def best_time(fn, repeats):
     return min(times)
 
 
-def python_loop_timings(tflite_path, prompt_ids, new_tokens, threads, repeats):
-    """`LiteRTCausalLM`: one `prefill` of the prompt, then `new_tokens`
-    greedy `decode` calls (KV cache in and out)."""
+def python_loop_timings(tflite_path, prompt_ids, new_tokens, threads, repeats,
+                        runtime):
+    """`LiteRTCausalLM` (`runtime`): one `prefill` of the prompt, then
+    `new_tokens` greedy `decode` calls, on a cache made beforehand."""
     start = time.perf_counter()
-    runner = LiteRTCausalLM(tflite_path, num_threads=threads)
-    runner.prefill(prompt_ids)  # allocates and warms up
+    runner = LiteRTCausalLM(tflite_path, num_threads=threads, runtime=runtime)
+    cache = runner.initial_cache()
+    runner.prefill(prompt_ids, cache)  # allocates and warms up
     load_s = time.perf_counter() - start
-    prefill_s = best_time(lambda: runner.prefill(prompt_ids), repeats)
-    logits, cache = runner.prefill(prompt_ids)
+    prefill_s = best_time(lambda: runner.prefill(prompt_ids, cache), repeats)
+    logits, cache = runner.prefill(prompt_ids, cache)
 
     def decode_loop():
         step_cache, step_logits = cache, logits
@@ -362,7 +479,22 @@ def keras_timings(model, prompt_ids, new_tokens, repeats):
 
 
 # === One model ===
-def benchmark_model(name, args, bandwidth, work_dir):
+def floor_figures(row, before, after):
+    """The memory floor of `row` at the bandwidth measured right before and
+    right after it (the faster of the two, per probe)."""
+    rates = {name: max(before[name], after[name])
+             for name in ("copy", "read", "xnnpack_int8", "best")}
+    rates["load_average_before_after"] = [before["load_average_1_5_15_min"],
+                                          after["load_average_1_5_15_min"]]
+    floor_mb = row["weight_mb_per_token"] + row["kv_cache_mb"]
+    floor_ms = floor_mb * MB / (rates["best"] * 1e9) * 1000
+    return {"bandwidth_gbs": rates, "floor_mb": floor_mb, "floor_ms": floor_ms,
+            "weights_floor_ms": row["weight_mb_per_token"] * MB / (rates["best"] * 1e9)
+            * 1000,
+            "decode_over_floor": row["decode_ms_per_token"] / floor_ms}
+
+
+def benchmark_model(name, args, probes, work_dir):
     model = preset_model(name, work_dir)
     backbone = model.backbone
     max_length = backbone.max_sequence_length
@@ -371,11 +503,13 @@ def benchmark_model(name, args, bandwidth, work_dir):
         model.tokenizer, min(args.prompt_tokens, max_length - new_tokens - 2))
     prefill_lengths = check_prefill_lengths(None, max_length)
     module = CausalLMLiteRTModule(
-        model, max_length, {prefill_signature(n): n for n in prefill_lengths})
+        model, max_length, {prefill_signature(n): n for n in prefill_lengths},
+        cache_attention=args.cache_attention)
     common = {"model": name, "parameters": int(backbone.count_params()),
               "max_length": max_length, "new_tokens": new_tokens,
               "vocabulary_size": backbone.vocabulary_size,
               "tokenizer": type(model.tokenizer).__name__,
+              "cache_attention": args.cache_attention,
               "kv_cache_mb": 2 * backbone.num_layers * max_length * backbone.hidden_dim
               * 4 / MB}
     rows, float32_weights = [], None
@@ -402,33 +536,38 @@ def benchmark_model(name, args, bandwidth, work_dir):
             for threads in args.threads:
                 print(f"# {name} {quantize}: LiteRT-LM, {threads} thread(s)",
                       flush=True)
-                rows.append({**file, "runtime": "litert-lm", "threads": threads,
-                             **litertlm_timings(litertlm, prompt, new_tokens, threads,
-                                                args.repeats)})
-            for threads in args.loop_threads:
-                print(f"# {name} {quantize}: Python loop, {threads} thread(s)",
-                      flush=True)
-                rows.append({**file, "runtime": "python loop (LiteRTCausalLM)",
-                             "threads": threads, "size_mb": file["tflite_mb"],
-                             "size_goal_mb": None,
-                             **python_loop_timings(bundle, prompt_ids, new_tokens,
-                                                   threads, args.repeats)})
+                before = probes.measure(threads)
+                row = {**file, "runtime": "litert-lm", "threads": threads,
+                       **litertlm_timings(litertlm, prompt, new_tokens, threads,
+                                          args.repeats)}
+                row.update(floor_figures(row, before, probes.measure(threads)))
+                rows.append(row)
+            for runtime in args.loop_runtimes:
+                for threads in args.loop_threads:
+                    print(f"# {name} {quantize}: Python loop ({runtime}), {threads} "
+                          f"thread(s)", flush=True)
+                    before = probes.measure(threads)
+                    row = {**file, "runtime": f"python loop ({runtime})",
+                           "threads": threads, "size_mb": file["tflite_mb"],
+                           "size_goal_mb": None,
+                           **python_loop_timings(bundle, prompt_ids, new_tokens, threads,
+                                                 args.repeats, runtime)}
+                    row.update(floor_figures(row, before, probes.measure(threads)))
+                    rows.append(row)
             if not args.work_dir:
                 os.remove(litertlm)
-    print(f"# {name}: Keras generate", flush=True)
-    weights = float32_weights or 4 * backbone.count_params()
-    rows.append({**common, "runtime": "keras generate (XLA)", "quantization": "float32",
-                 "threads": os.cpu_count(), "size_mb": None, "size_goal_mb": None,
-                 "weight_mb_per_token": weights / MB,
-                 **keras_timings(model, prompt_ids, new_tokens, args.repeats)})
+    if args.keras:
+        print(f"# {name}: Keras generate", flush=True)
+        threads = os.cpu_count()
+        before = probes.measure(threads)
+        weights = float32_weights or 4 * backbone.count_params()
+        row = {**common, "runtime": "keras generate (XLA)", "quantization": "float32",
+               "threads": threads, "size_mb": None, "size_goal_mb": None,
+               "weight_mb_per_token": weights / MB,
+               **keras_timings(model, prompt_ids, new_tokens, args.repeats)}
+        row.update(floor_figures(row, before, probes.measure(threads)))
+        rows.append(row)
     for row in rows:
-        gbs = bandwidth[min(row["threads"], max(bandwidth))]
-        row["bandwidth_gbs"] = gbs
-        row["bound_ms_per_token"] = row["weight_mb_per_token"] * MB / (gbs * 1e9) * 1000
-        row["decode_over_bound"] = (row["decode_ms_per_token"]
-                                    / row["bound_ms_per_token"])
-        row["bound_with_cache_ms_per_token"] = (
-            (row["weight_mb_per_token"] + row["kv_cache_mb"]) * MB / (gbs * 1e9) * 1000)
         row["prompt"] = prompt
     return rows
 
@@ -440,19 +579,21 @@ def _cell(value, fmt):
 
 def print_table(rows):
     header = ("model", "runtime", "quant", "threads", "file MB", "goal MB",
-              "prefill tok/s", "decode ms/tok", "runtime's ms/tok", "weights MB/tok",
-              "bound ms/tok", "x bound", "+cache bound ms/tok")
+              "prefill tok/s", "decode ms/tok", "runtime's ms/tok", "floor MB/tok",
+              "GB/s (copy/read/xnnpack)", "floor ms/tok", "x floor")
     lines = [header]
     for r in rows:
+        rates = r["bandwidth_gbs"]
         lines.append((r["model"], r["runtime"], r["quantization"], r["threads"],
                       _cell(r["size_mb"], ".1f"), _cell(r["size_goal_mb"], "d"),
                       _cell(r.get("prefill_tokens_per_s"), ".0f"),
                       _cell(r["decode_ms_per_token"], ".2f"),
                       _cell(r.get("decode_ms_per_token_runtime"), ".2f"),
-                      _cell(r["weight_mb_per_token"], ".1f"),
-                      _cell(r["bound_ms_per_token"], ".2f"),
-                      _cell(r["decode_over_bound"], ".1f"),
-                      _cell(r["bound_with_cache_ms_per_token"], ".2f")))
+                      _cell(r["floor_mb"], ".1f"),
+                      f"{rates['copy']:.1f} / {rates['read']:.1f} / "
+                      f"{rates['xnnpack_int8']:.1f}",
+                      _cell(r["floor_ms"], ".2f"),
+                      _cell(r["decode_over_floor"], ".2f")))
     print("| " + " | ".join(lines[0]) + " |")
     rule = (" --- " if i < 3 else " ---: " for i in range(len(header)))
     print("|" + "|".join(rule) + "|")
@@ -468,16 +609,25 @@ def main(argv=None):
                         help="presets to build with random weights")
     parser.add_argument("--quantizations", nargs="+", default=list(QUANTIZATIONS),
                         choices=QUANTIZATIONS)
-    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2],
-                        help="LiteRT-LM CPU threads")
+    parser.add_argument("--threads", nargs="*", type=int, default=[1, 2],
+                        help="LiteRT-LM CPU threads (none: skip LiteRT-LM)")
     parser.add_argument("--loop-threads", nargs="*", type=int, default=[1, 2],
-                        help="Python-loop interpreter threads (none: skip the loop)")
+                        help="Python-loop threads (none: skip the loop)")
+    parser.add_argument("--loop-runtimes", nargs="*", default=["compiled_model"],
+                        choices=RUNTIMES, help="LiteRTCausalLM runtimes to time")
+    parser.add_argument("--cache-attention", default=LITERT_ATTENTION,
+                        choices=CACHE_ATTENTIONS,
+                        help="the graph's attention: litert (what export writes) or "
+                        "keras (the model's layers, the graph before issue 23)")
+    parser.add_argument("--no-keras", dest="keras", action="store_false",
+                        help="leave out Keras generate")
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--prompt-tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--bandwidth-mb", type=int, default=512)
+    parser.add_argument("--bandwidth-mb", type=int, default=256,
+                        help="bytes each memory probe moves (several times the L3 cache)")
     parser.add_argument("--work-dir", help="keep the exported files here")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="raw JSON result")
+    parser.add_argument("--output", help="also write the JSON result here")
     parser.add_argument("--json", action="store_true", help="also print the JSON")
     args = parser.parse_args(argv)
 
@@ -485,18 +635,20 @@ def main(argv=None):
     result = {"command": " ".join(["python", "benchmarks/litert_decode.py",
                                    *(sys.argv[1:] if argv is None else argv)]),
               "date": started.isoformat(timespec="seconds"), "machine": machine()}
-    bandwidth = {n: memory_bandwidth_gbs(n, args.bandwidth_mb) for n in (1, 2)}
-    result["bandwidth_gbs"] = bandwidth
+    probes = MemoryProbes(args.bandwidth_mb)
+    bandwidth = {n: probes.measure(n) for n in (1, 2)}
+    result["bandwidth_gbs_start"] = bandwidth
     print(f"# {result['machine']['cpu']}, {result['machine']['cores']} cores, load "
-          f"{result['machine']['load_average_1_5_15_min']}; copy bandwidth "
-          + ", ".join(f"{n} thread(s) {v:.1f} GB/s" for n, v in bandwidth.items()),
-          flush=True)
+          f"{result['machine']['load_average_1_5_15_min']}; GB/s copy / read / "
+          "xnnpack int8: " + ", ".join(
+              f"{n} thread(s) {v['copy']:.1f} / {v['read']:.1f} / {v['xnnpack_int8']:.1f}"
+              for n, v in bandwidth.items()), flush=True)
     rows = []
     if args.work_dir:
         os.makedirs(args.work_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="litert-bench-") as tmp:
         for name in args.models:
-            rows += benchmark_model(name, args, bandwidth, args.work_dir or tmp)
+            rows += benchmark_model(name, args, probes, args.work_dir or tmp)
     result["rows"] = rows
     result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = (datetime.datetime.now(datetime.timezone.utc)

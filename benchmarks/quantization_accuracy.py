@@ -12,7 +12,12 @@ predictions, and how many of `--greedy-prompts` greedy continuations of
 `--greedy-tokens` tokens are identical to Keras's (and the mean length of
 the identical prefix). Variants: float32, float16, dynamic-range int8 with
 the tied embedding stored once (what `export` writes) and int8 with the
-embedding stored twice (per-channel LM head: the converter's default).
+embedding stored twice (per-channel LM head: the converter's default);
+with `--int4` (needs `ai-edge-quantizer`), also int4 weights in blocks of
+32 (`recipe.dynamic_wi4b32_afp32`, the recipe of Google's own int4 LLM
+files) applied to the float32 file, the one candidate for a smaller
+quantization: it ships only if it passes the quality gate (perplexity
+within 1% of float32, `keras_gpt1/export/quality_gate.py`).
 
 Classifier (`--task-model DIR --task-data FILE`): accuracy of Keras and of
 each LiteRT variant of the fine-tuned model on FILE.
@@ -35,9 +40,11 @@ from keras_gpt1.export.causal_lm_litert import CausalLMLiteRTModule
 from keras_gpt1.export.causal_lm_litert import causal_lm_litert_config
 from keras_gpt1.export.litert_bundle import write_bundle
 from keras_gpt1.export.litert_conversion import TracedModule
+from keras_gpt1.export.quality_gate import PERPLEXITY_TOLERANCE
 from keras_gpt1.export.signatures import PREFILL_SIGNATURE
 from keras_gpt1.token_ids import token_id_lists
 
+INT4_VARIANT = "int4 block-32 (ai-edge-quantizer)"
 VARIANTS = {  # name -> (quantization, store the tied embedding once)
     "float32": ("none", True),
     "float16": ("float16", True),
@@ -64,7 +71,20 @@ def greedy_ids(runner, prompt, new_tokens):
     return runner.generate_ids(prompt, new_tokens, stop_at_end=False)[len(prompt):]
 
 
-def lm_rows(model_dir, text_file, max_windows, greedy_prompts, greedy_tokens, work):
+def int4_block32(float_tflite):
+    """`float_tflite` with int4 weights in blocks of 32 (ai-edge-quantizer's
+    dynamic_wi4b32_afp32: FULLY_CONNECTED weights; GATHER tables stay
+    float32)."""
+    from ai_edge_quantizer import quantizer
+    from ai_edge_quantizer import recipe
+
+    return bytes(quantizer.Quantizer(bytearray(float_tflite),
+                                     recipe.dynamic_wi4b32_afp32()).quantize()
+                 .quantized_model)
+
+
+def lm_rows(model_dir, text_file, max_windows, greedy_prompts, greedy_tokens, work,
+            int4=False):
     model = artifacts.load_model(model_dir)
     max_length = model.backbone.max_sequence_length
     with open(text_file, encoding="utf-8") as f:  # lines as pretrain reads them
@@ -91,12 +111,16 @@ def lm_rows(model_dir, text_file, max_windows, greedy_prompts, greedy_tokens, wo
              "greedy_identical": len(prompts), "greedy_common_prefix": greedy_tokens,
              "size_bytes": None}]
     module = CausalLMLiteRTModule(model, max_length, {PREFILL_SIGNATURE: max_length})
+    variants = dict(VARIANTS)
+    if int4:
+        variants[INT4_VARIANT] = ("none", True)
     with TracedModule(module) as traced:
-        for name, (quantize, shared) in VARIANTS.items():
+        for name, (quantize, shared) in variants.items():
             tflite = traced.convert(
                 quantize, model.backbone.vocabulary_size if shared else None)
-            bundle = os.path.join(work, name.replace(" ", "_").replace("(", "")
-                                  .replace(")", ""))
+            if name == INT4_VARIANT:
+                tflite = int4_block32(tflite)
+            bundle = os.path.join(work, "".join(c if c.isalnum() else "_" for c in name))
             write_bundle(bundle, tflite, model.tokenizer,
                          causal_lm_litert_config(module, model.tokenizer, quantize))
             runner = LiteRTCausalLM(os.path.join(bundle, "model.tflite"))
@@ -116,6 +140,8 @@ def lm_rows(model_dir, text_file, max_windows, greedy_prompts, greedy_tokens, wo
                 "greedy_identical": int(sum(p == greedy_tokens for p in prefixes)),
                 "greedy_common_prefix": float(np.mean(prefixes)),
                 "size_bytes": len(tflite),
+                "inside_gate": bool(abs(np.exp(value) / np.exp(base) - 1)
+                                    <= PERPLEXITY_TOLERANCE),
             })
     info = {"windows": len(windows), "window_tokens": max_length,
             "scored_tokens": len(windows) * (max_length - 1),
@@ -163,6 +189,8 @@ def main():
     parser.add_argument("--greedy-tokens", type=int, default=96,
                         help="new tokens per greedy continuation (the rest of the "
                         "context is the prompt)")
+    parser.add_argument("--int4", action="store_true",
+                        help="also int4 block-32 weights (needs ai-edge-quantizer)")
     parser.add_argument("--task-model")
     parser.add_argument("--task-data")
     parser.add_argument("--json", action="store_true")
@@ -171,7 +199,8 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         if args.model:
             rows, info = lm_rows(args.model, args.text, args.windows,
-                                 args.greedy_prompts, args.greedy_tokens, work)
+                                 args.greedy_prompts, args.greedy_tokens, work,
+                                 int4=args.int4)
             result["lm"] = {"rows": rows, **info}
             print(f"causal LM: {info['scored_tokens']} held-out tokens in "
                   f"{info['windows']} windows of {info['window_tokens']}; "

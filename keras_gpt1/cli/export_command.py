@@ -38,6 +38,10 @@ def add_arguments(p):
     p.add_argument("--prefill-lengths", type=flags.positive_int, nargs="+", default=None,
                    metavar="N", help="litertlm: one `prefill_N` signature per length "
                    "(default: 8 32 128, those within the max length)")
+    p.add_argument("--gate-text", default=None, metavar="FILE",
+                   help="litert, litertlm with --quantize: held-out UTF-8 text the "
+                   "quality gate measures the quantized file on (perplexity within 1%% "
+                   "of float32, greedy agreement; default: a built-in passage)")
 
 
 def run(args):
@@ -53,6 +57,12 @@ def run(args):
         max_new_tokens=args.max_new_tokens,
         prefill_length=args.prefill_length,
         prefill_lengths=args.prefill_lengths,
+        gate_text_file=args.gate_text,
     )
     print(f"exported {args.format} to {result['path']}")
+    gate = result.get("quality_gate")
+    if gate:
+        from keras_gpt1.export.quality_gate import describe
+
+        print(describe(gate))
     return result

@@ -20,7 +20,10 @@ grid (`causal_lm_saved_model`, `causal_lm_litert`, `task_saved_model`,
 tensor name), `export_module.py` (the exported graphs' base),
 `saved_model_writer.py` (versions, warm-up requests, portable ops),
 `litert_conversion.py` (trace once, convert per quantization),
-`litert_bundle.py` (the bundle directory), `litert_runtime.py` (runners).
+`cache_attention.py` (the KV-cache decoder written for LiteRT's kernels),
+`quality_gate.py` (quantized files against float32),
+`litert_bundle.py` (the bundle directory), `litert_cache_runner.py` and
+`litert_runtime.py` (runners).
 """
 
 from keras_gpt1.export.litert_conversion import QUANTIZATIONS

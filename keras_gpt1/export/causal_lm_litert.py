@@ -27,6 +27,9 @@ from keras import ops
 
 from keras_gpt1 import artifacts
 from keras_gpt1.errors import GPT1InputError
+from keras_gpt1.export.cache_attention import CACHE_ATTENTIONS
+from keras_gpt1.export.cache_attention import LITERT_ATTENTION
+from keras_gpt1.export.cache_attention import backbone_with_cache
 from keras_gpt1.export.export_module import ExportModule
 from keras_gpt1.export.export_module import check_max_length
 from keras_gpt1.export.litert_bundle import MODEL_FILE
@@ -35,6 +38,7 @@ from keras_gpt1.export.litert_bundle import write_bundle
 from keras_gpt1.export.litert_conversion import NO_QUANTIZATION
 from keras_gpt1.export.litert_conversion import check_quantization
 from keras_gpt1.export.litert_conversion import convert_module
+from keras_gpt1.export.quality_gate import QualityGate
 from keras_gpt1.export.signatures import CAUSAL_LM_TASK
 from keras_gpt1.export.signatures import DECODE_SIGNATURE
 from keras_gpt1.export.signatures import INPUT_POS
@@ -62,10 +66,18 @@ class CausalLMLiteRTModule(ExportModule):
         prefill_lengths: `{signature name: tokens per call}`; one `prefill`
             for the LiteRT bundle, `prefill_{n}` for several lengths in a
             `.litertlm` (LiteRT-LM picks one by the length of `input_pos`).
+        cache_attention: `"litert"` (default), attention written for
+            LiteRT's CPU kernels (`cache_attention.py`), or `"keras"`, the
+            model's own layers (the same numbers, a slower graph).
     """
 
-    def __init__(self, model, max_length, prefill_lengths):
+    def __init__(self, model, max_length, prefill_lengths,
+                 cache_attention=LITERT_ATTENTION):
         super().__init__(model, name="gpt1_causal_lm_litert")
+        if cache_attention not in CACHE_ATTENTIONS:
+            raise ValueError(f"cache_attention must be one of {CACHE_ATTENTIONS}; "
+                             f"got {cache_attention!r}")
+        self.cache_attention = cache_attention
         backbone = model.backbone
         self.num_layers = backbone.num_layers
         self.max_length = int(max_length)
@@ -94,7 +106,10 @@ class CausalLMLiteRTModule(ExportModule):
         cache = tuple(
             (caches[2 * i], caches[2 * i + 1]) for i in range(self.num_layers)
         )
-        x, cache = backbone.call_with_cache(tokens, cache, start)
+        if self.cache_attention == LITERT_ATTENTION:
+            x, cache = backbone_with_cache(backbone, tokens, cache, start)
+        else:
+            x, cache = backbone.call_with_cache(tokens, cache, start)
         outputs = {}
         for i, (key_cache, value_cache) in enumerate(cache):
             outputs[key_cache_name(i)] = key_cache
@@ -157,20 +172,24 @@ def causal_lm_litert_config(module, tokenizer, quantize):
 
 
 def export_causal_lm_litert(model, output_dir, quantize=NO_QUANTIZATION,
-                            max_length=None, prefill_length=None):
+                            max_length=None, prefill_length=None, gate_text=None):
     """Write a LiteRT bundle of `model` to `output_dir` (a new directory).
 
     The tokenizer files go beside the `.tflite` when the model has a
-    tokenizer; without one, the bundle runs on token ids only.
+    tokenizer; without one, the bundle runs on token ids only. A quantized
+    file passes the quality gate (`quality_gate.py`, on `gate_text` or a
+    built-in passage) first; its figures are `quality_gate` in the config.
     Returns the bundle config with `path` (the `.tflite`) and `files`.
     """
     check_quantization(quantize)
     max_length = check_max_length(model, max_length)
     prefill_length = check_prefill_length(prefill_length, max_length)
     artifacts.check_new_output(output_dir)
+    gate = QualityGate(model, quantize, gate_text)
     module = CausalLMLiteRTModule(model, max_length, {PREFILL_SIGNATURE: prefill_length})
     tflite_bytes = convert_module(module, quantize,
                                   tied_vocabulary_size=model.backbone.vocabulary_size)
     config = causal_lm_litert_config(module, model.tokenizer, quantize)
+    config["quality_gate"] = gate.check(module, tflite_bytes)
     config = write_bundle(output_dir, tflite_bytes, model.tokenizer, config)
     return dict(config, format="litert", path=os.path.join(output_dir, MODEL_FILE))

@@ -36,6 +36,8 @@ from keras_gpt1.export.export_module import require_tokenizer
 from keras_gpt1.export.litert_conversion import NO_QUANTIZATION
 from keras_gpt1.export.litert_conversion import check_quantization
 from keras_gpt1.export.litert_conversion import convert_module
+from keras_gpt1.export.quality_gate import QualityGate
+from keras_gpt1.export.quality_gate import describe
 from keras_gpt1.export.signatures import DECODE_SIGNATURE
 from keras_gpt1.export.signatures import key_cache_name
 from keras_gpt1.export.signatures import value_cache_name
@@ -151,9 +153,11 @@ def write_litertlm(path, tflite_bytes, tokenizer_json_text, llm_md, executor_md,
 
 
 def export_causal_lm_litertlm(model, output, quantize=NO_QUANTIZATION,
-                              max_length=None, prefill_lengths=None):
+                              max_length=None, prefill_lengths=None, gate_text=None):
     """Write `output` (a new `.litertlm` file) atomically; returns a
-    summary (`format`, `path`, `size_bytes`, `signatures`, ...)."""
+    summary (`format`, `path`, `size_bytes`, `signatures`, ...,
+    `quality_gate`: the figures of the quality gate a quantized file passes
+    first, on `gate_text` or a built-in passage; see `quality_gate.py`)."""
     from keras_gpt1.tokenizers.hf_tokenizer_json import tokenizer_json
 
     check_quantization(quantize)
@@ -162,11 +166,13 @@ def export_causal_lm_litertlm(model, output, quantize=NO_QUANTIZATION,
     check_litertlm_installed()
     max_length = check_max_length(model, max_length)
     lengths = check_prefill_lengths(prefill_lengths, max_length)
+    gate = QualityGate(model, quantize, gate_text)
     module = CausalLMLiteRTModule(
         model, max_length, {prefill_signature(n): n for n in lengths})
     backbone = model.backbone
     tflite_bytes = convert_module(module, quantize,
                                   tied_vocabulary_size=backbone.vocabulary_size)
+    quality = gate.check(module, tflite_bytes)
     tokenizer = model.tokenizer
     system_metadata = {
         "keras_gpt1_format_version": FORMAT_VERSION,
@@ -174,6 +180,8 @@ def export_causal_lm_litertlm(model, output, quantize=NO_QUANTIZATION,
         "keras_gpt1_vocabulary_size": backbone.vocabulary_size,
         "keras_gpt1_quantization": quantize,
     }
+    if quality is not None:
+        system_metadata["keras_gpt1_quality_gate"] = describe(quality)
     with artifacts.publishing_file(output) as work:
         write_litertlm(work, tflite_bytes,
                        tokenizer_json(tokenizer, LITERT_LM_MIN_VOCABULARY),
@@ -192,6 +200,7 @@ def export_causal_lm_litertlm(model, output, quantize=NO_QUANTIZATION,
         "stop_token_id": int(tokenizer.end_token_id),
         "tokenizer_class": type(tokenizer).__name__,
         "parameters": int(backbone.count_params()),
+        "quality_gate": quality,
     }
 
 

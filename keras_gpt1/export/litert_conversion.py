@@ -20,7 +20,9 @@ table). Dynamic-range int8 quantizes the table twice, per tensor for the
 GATHER and per output channel for the LM head's FULLY_CONNECTED, and the
 two copies differ byte for byte; `share_tied_embedding` points the LM head
 at the gather's int8 table (and its one scale) and drops the copy: -31 MB
-on GPT-1. The LM head then reads a per-tensor quantized table; what that
+on GPT-1. Each signature's tensors also carry their own quantization
+parameters (per-channel scales and zero points, 1.0 MB per signature at
+GPT-1 size); `share_quantization_parameters` writes each once. The LM head then reads a per-tensor quantized table; what that
 costs a trained model is in docs/deployment.md ("Accuracy of quantization
 on trained models": +0.01% perplexity either way).
 """
@@ -89,18 +91,16 @@ def convert_saved_model(saved_model_dir, signature_keys, quantize=NO_QUANTIZATIO
         ) from None
 
 
-def share_tied_embedding(tflite_bytes, vocabulary_size):
-    """`tflite_bytes` with each LM-head FULLY_CONNECTED whose int8 weights
-    are a `(vocabulary_size, width)` copy of the token embedding reading
-    the embedding GATHER's table instead (hybrid FULLY_CONNECTED kernels
-    take per-tensor weights). Files without an int8 gather table come back
-    unchanged."""
+def share_tied_embedding(model, vocabulary_size):
+    """Point each LM-head FULLY_CONNECTED of `model` (a flatbuffer object
+    model) whose int8 weights are a `(vocabulary_size, width)` copy of the
+    token embedding at the embedding GATHER's table instead (hybrid
+    FULLY_CONNECTED kernels take per-tensor weights), and drop the copy.
+    A model without an int8 gather table is left as it is."""
     import copy
 
     from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
 
     def int8_table(subgraph, op, input_index):
@@ -118,7 +118,7 @@ def share_tied_embedding(tflite_bytes, vocabulary_size):
     tables = [t for t in tables if t is not None]
     if not tables or tables[0].quantization is None or \
             len(tables[0].quantization.scale) != 1:
-        return tflite_bytes
+        return
     table = tables[0]
     copies = set()
     for subgraph in model.subgraphs:
@@ -133,6 +133,69 @@ def share_tied_embedding(tflite_bytes, vocabulary_size):
             weights.quantization = copy.deepcopy(table.quantization)
     for buffer in copies:
         model.buffers[buffer].data = None
+
+
+class _PackedOnce:
+    """A flatbuffer object packed once per builder: every tensor that holds
+    it points at one table (flatbuffers allow shared offsets)."""
+
+    def __init__(self, value):
+        self.value = value
+        self._offsets = {}
+
+    def __getattr__(self, name):
+        if name == "value":  # not yet set (copying)
+            raise AttributeError(name)
+        return getattr(self.value, name)
+
+    def Pack(self, builder):
+        if id(builder) not in self._offsets:
+            self._offsets[id(builder)] = self.value.Pack(builder)
+        return self._offsets[id(builder)]
+
+
+def _quantization_key(parameters):
+    import numpy as np
+
+    fields = []
+    for name in ("scale", "zeroPoint", "min", "max"):
+        value = getattr(parameters, name)
+        fields.append(None if value is None else np.asarray(value).tobytes())
+    return (*fields, parameters.quantizedDimension, parameters.detailsType,
+            parameters.details is None)
+
+
+def share_quantization_parameters(model):
+    """Let every tensor of `model` (a flatbuffer object model) whose
+    quantization parameters equal another's point at one copy when
+    written. The converter writes a tensor per signature, each with its own
+    per-channel scales and zero points (a float32 and an int64 per output
+    channel: 1.0 MB per signature at GPT-1 size); the weights themselves
+    are already shared."""
+    shared = {}
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            parameters = tensor.quantization
+            if parameters is None or (parameters.scale is None
+                                      and parameters.zeroPoint is None):
+                continue
+            if parameters.details is not None:
+                continue  # custom quantization: left alone
+            key = _quantization_key(parameters)
+            tensor.quantization = shared.setdefault(key, _PackedOnce(parameters))
+
+
+def compact_model(tflite_bytes, tied_vocabulary_size=None):
+    """`tflite_bytes` with what several signatures or a tied embedding
+    store twice stored once: the int8 tied embedding
+    (`share_tied_embedding`, with `tied_vocabulary_size`) and equal
+    quantization parameters (`share_quantization_parameters`)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
+    if tied_vocabulary_size:
+        share_tied_embedding(model, tied_vocabulary_size)
+    share_quantization_parameters(model)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
@@ -166,8 +229,9 @@ class TracedModule:
         `tied_vocabulary_size`, an int8 tied embedding stored once."""
         tflite_bytes = convert_saved_model(self._directory.name,
                                            list(self.signatures), quantize)
-        if quantize == "int8" and tied_vocabulary_size:
-            tflite_bytes = share_tied_embedding(tflite_bytes, tied_vocabulary_size)
+        if quantize != NO_QUANTIZATION:
+            tflite_bytes = compact_model(
+                tflite_bytes, tied_vocabulary_size if quantize == "int8" else None)
         return tflite_bytes
 
 

@@ -25,14 +25,14 @@ from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.errors import first_line
 from keras_gpt1.export.litert_bundle import load_bundle_tokenizer
 from keras_gpt1.export.litert_bundle import read_bundle_config
+from keras_gpt1.export.litert_cache_runner import cache_runner
+from keras_gpt1.export.litert_cache_runner import interpreter_class  # noqa: F401
+from keras_gpt1.export.litert_cache_runner import make_interpreter
 from keras_gpt1.export.signatures import CAUSAL_LM_TASK
 from keras_gpt1.export.signatures import DECODE_SIGNATURE
-from keras_gpt1.export.signatures import INPUT_POS
-from keras_gpt1.export.signatures import LOGITS
 from keras_gpt1.export.signatures import PADDING_POSITION
 from keras_gpt1.export.signatures import PREFILL_SIGNATURE
 from keras_gpt1.export.signatures import SERVING_DEFAULT
-from keras_gpt1.export.signatures import TOKENS
 from keras_gpt1.export.signatures import key_cache_name
 from keras_gpt1.export.signatures import value_cache_name
 from keras_gpt1.tasks import MULTIPLE_CHOICE
@@ -41,47 +41,45 @@ from keras_gpt1.token_ids import detokenize_text
 from keras_gpt1.token_ids import token_id_lists
 
 
-def interpreter_class():
-    """LiteRT's Python runtime (`ai-edge-litert`), or TensorFlow's
-    `tf.lite.Interpreter` where that is not installed."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # TensorFlow's copy, scheduled for deletion
-        Interpreter = tf.lite.Interpreter
-    return Interpreter
-
-
-def make_interpreter(path, num_threads=None):
-    """An interpreter of the `.tflite` file at `path` (tensors allocated)."""
-    try:
-        interpreter = interpreter_class()(model_path=path, num_threads=num_threads)
-    except (ValueError, RuntimeError) as e:
-        raise GPT1InputError(f"could not load {path}: {first_line(e)}") from None
-    interpreter.allocate_tensors()
-    return interpreter
-
-
 class LiteRTCausalLM:
     """A `.tflite` causal LM with `prefill` / `decode` signatures.
 
     Args:
         tflite_path: `model.tflite` of a bundle written by `export_litert`
             (`litert_config.json` and the tokenizer files beside it).
-        num_threads: interpreter threads (default: the runtime's).
+        num_threads: CPU threads (default: the runtime's).
+        runtime: `"compiled_model"` (the default where `ai-edge-litert` has
+            it: the KV cache stays in the runtime's buffers, updated in
+            place) or `"interpreter"` (the cache goes in and out of every
+            call as NumPy arrays); see `litert_cache_runner.py`.
+
+    A cache (`initial_cache()`, or the one `prefill` / `decode` return) is
+    updated in place by the calls it is given to with the compiled model:
+    keep a copy (`{name: cache[name] for name in cache}`) to branch.
     """
 
-    def __init__(self, tflite_path, num_threads=None):
+    def __init__(self, tflite_path, num_threads=None, runtime=None):
         config = read_bundle_config(tflite_path)
+        self._setup(tflite_path, config, num_threads, runtime)
+        self.tflite_path = tflite_path
+
+    @classmethod
+    def from_model(cls, model, config, tokenizer=None, num_threads=None, runtime=None):
+        """A runner of `model` (`.tflite` bytes or path) that `config` (what
+        `litert_config.json` holds) describes, with no bundle directory."""
+        runner = cls.__new__(cls)
+        runner._setup(model, config, num_threads, runtime)
+        runner.tflite_path = None if isinstance(model, bytes) else model
+        runner._tokenizer = tokenizer
+        return runner
+
+    def _setup(self, model, config, num_threads, runtime):
         if config.get("task") != CAUSAL_LM_TASK:
             raise GPT1InputError(
-                f"{tflite_path} is a '{config.get('task')}' model, not a "
-                f"causal language model"
+                f"{model if isinstance(model, str) else 'the model'} is a "
+                f"'{config.get('task')}' model, not a causal language model"
             )
         self.config = config
-        self.interpreter = make_interpreter(tflite_path, num_threads)
-        self._prefill = self.interpreter.get_signature_runner(PREFILL_SIGNATURE)
-        self._decode = self.interpreter.get_signature_runner(DECODE_SIGNATURE)
-        self.tflite_path = tflite_path
         self._tokenizer = None
         self.max_length = config["max_length"]
         self.prefill_length = config["prefill_length"]
@@ -90,6 +88,11 @@ class LiteRTCausalLM:
         self.pad_token_id = config["pad_token_id"] or 0
         self.end_token_id = config["end_token_id"]
         self.vocabulary_size = config["vocabulary_size"]
+        names = []
+        for i in range(self.num_layers):
+            names += [key_cache_name(i), value_cache_name(i)]
+        self._runner = cache_runner(model, self.cache_shape, names, num_threads, runtime)
+        self.runtime = self._runner.runtime
 
     @property
     def tokenizer(self):
@@ -98,20 +101,16 @@ class LiteRTCausalLM:
             self._tokenizer = load_bundle_tokenizer(self.tflite_path, self.config)
         return self._tokenizer
 
+    def close(self):
+        """Release the runtime (the runner is unusable afterwards)."""
+        self._runner.close()
+
     # === Signatures ===
     def initial_cache(self):
         """Zero caches, `{kv_cache_k_i / kv_cache_v_i: (1, max_length,
-        heads, head_dim)}`."""
-        cache = {}
-        for i in range(self.num_layers):
-            cache[key_cache_name(i)] = np.zeros(self.cache_shape, "float32")
-            cache[value_cache_name(i)] = np.zeros(self.cache_shape, "float32")
-        return cache
-
-    @staticmethod
-    def _split(outputs):
-        logits = outputs.pop(LOGITS)
-        return logits[0, 0], outputs
+        heads, head_dim)}` (reading an entry of a compiled-model cache
+        copies it)."""
+        return self._runner.initial_cache()
 
     def check_token_ids(self, token_ids):
         """Raise `GPT1InputError` for an id outside `[0, vocabulary_size)`:
@@ -122,15 +121,8 @@ class LiteRTCausalLM:
     def decode(self, token_id, position, cache):
         """One token at `position` -> `(logits (vocab,), cache)`."""
         self.check_token_ids(token_id)
-        return self._split(
-            self._decode(
-                **{
-                    TOKENS: np.array([[token_id]], "int32"),
-                    INPUT_POS: np.array([position], "int32"),
-                },
-                **cache,
-            )
-        )
+        return self._runner.run(DECODE_SIGNATURE, np.array([[token_id]], "int32"),
+                                np.array([position], "int32"), cache)
 
     def prefill(self, token_ids, cache=None):
         """Write the keys/values of `token_ids` (the prompt, from position
@@ -153,9 +145,8 @@ class LiteRTCausalLM:
                 tokens[0, :count] = token_ids[position : position + count]
                 input_pos = np.full((self.prefill_length,), PADDING_POSITION, "int32")
                 input_pos[:count] = np.arange(position, position + count)
-                logits, cache = self._split(
-                    self._prefill(**{TOKENS: tokens, INPUT_POS: input_pos}, **cache)
-                )
+                logits, cache = self._runner.run(PREFILL_SIGNATURE, tokens, input_pos,
+                                                 cache)
             else:
                 count = 1
                 logits, cache = self.decode(token_ids[position], position, cache)

@@ -65,15 +65,17 @@ def export_saved_model(model, output, version=None, max_length=None,
 
 
 def export_litert(model, output, quantize=NO_QUANTIZATION, max_length=None,
-                  prefill_length=None):
-    """Write a LiteRT bundle directory `output`; returns its config."""
+                  prefill_length=None, gate_text=None):
+    """Write a LiteRT bundle directory `output`; returns its config. A
+    quantized causal LM passes the quality gate first (`gate_text`: the
+    held-out text it is measured on; default a built-in passage)."""
     check_quantization(quantize)
     if model_kind(model) == CAUSAL_LM:
         from keras_gpt1.export.causal_lm_litert import export_causal_lm_litert
 
         return export_causal_lm_litert(
             model, output, quantize=quantize, max_length=max_length,
-            prefill_length=prefill_length,
+            prefill_length=prefill_length, gate_text=gate_text,
         )
     from keras_gpt1.export.task_litert import export_task_litert
 
@@ -81,8 +83,10 @@ def export_litert(model, output, quantize=NO_QUANTIZATION, max_length=None,
 
 
 def export_litertlm(model, output, quantize=NO_QUANTIZATION, max_length=None,
-                    prefill_lengths=None):
-    """Write a `.litertlm` file for Google's LiteRT-LM runtime (causal LMs)."""
+                    prefill_lengths=None, gate_text=None):
+    """Write a `.litertlm` file for Google's LiteRT-LM runtime (causal LMs);
+    a quantized one passes the quality gate first (`gate_text` as in
+    `export_litert`)."""
     check_quantization(quantize)
     if model_kind(model) != CAUSAL_LM:
         raise GPT1InputError(
@@ -93,7 +97,8 @@ def export_litertlm(model, output, quantize=NO_QUANTIZATION, max_length=None,
 
     return export_causal_lm_litertlm(model, output, quantize=quantize,
                                      max_length=max_length,
-                                     prefill_lengths=prefill_lengths)
+                                     prefill_lengths=prefill_lengths,
+                                     gate_text=gate_text)
 
 
 def export_transformers(model, output):
@@ -126,18 +131,26 @@ def export_model_directory(model_dir, format, output, quantize=NO_QUANTIZATION,
     """Load the model saved in `model_dir` and export it as `format`.
 
     `options`: `version`, `max_length`, `max_new_tokens`, `model_name`
-    (SavedModel); `max_length`, `prefill_length` (LiteRT); `max_length`,
-    `prefill_lengths` (LiteRT-LM); none (transformers).
+    (SavedModel); `max_length`, `prefill_length`, `gate_text_file` (LiteRT);
+    `max_length`, `prefill_lengths`, `gate_text_file` (LiteRT-LM); none
+    (transformers). `gate_text_file`: a UTF-8 file of held-out text for
+    the quality gate of a quantized causal LM.
     """
     if format not in FORMATS:
         raise GPT1InputError(
             f"unsupported format '{format}'; choose one of {', '.join(FORMATS)}"
         )
     check_quantization(quantize)
+    from keras_gpt1.export.quality_gate import read_gate_text
+
+    gate_text_file = options.pop("gate_text_file", None)
     if format not in (LITERT, LITERTLM) and quantize != NO_QUANTIZATION:
         raise GPT1InputError(
             f"quantization '{quantize}' applies to the litert format (and litertlm) only"
         )
+    if format not in (LITERT, LITERTLM) and gate_text_file is not None:
+        raise GPT1InputError("--gate-text applies to the litert and litertlm formats only")
+    gate_text = read_gate_text(gate_text_file)
     # Before the (slow) load: the output and what the format needs.
     if format == SAVED_MODEL:
         check_base_directory(output)
@@ -155,11 +168,13 @@ def export_model_directory(model_dir, format, output, quantize=NO_QUANTIZATION,
     if format == LITERTLM:
         return export_litertlm(model, output, quantize=quantize,
                                max_length=options.get("max_length"),
-                               prefill_lengths=options.get("prefill_lengths"))
+                               prefill_lengths=options.get("prefill_lengths"),
+                               gate_text=gate_text)
     options.pop("prefill_lengths", None)
     if format == SAVED_MODEL:
         options.pop("prefill_length", None)
         return export_saved_model(model, output, **options)
     for name in ("version", "max_new_tokens", "model_name"):
         options.pop(name, None)
-    return export_litert(model, output, quantize=quantize, **options)
+    return export_litert(model, output, quantize=quantize, gate_text=gate_text,
+                         **options)

@@ -63,9 +63,16 @@ def test_export_litert_int8_reports_the_file(model_dir, tmp_path, capsys):
     output = str(tmp_path / "int8")
     main(["export", "--model", model_dir, "--format", "litert", "--output", output,
           "--quantize", "int8", "--max-length", "16", "--json"])
-    result = last_json(capsys)
+    printed = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(printed[-1])
     assert result["quantization"] == "int8" and result["max_length"] == 16
     assert result["files"]["model.tflite"] == os.path.getsize(result["path"])
+    gate = result["quality_gate"]
+    assert set(gate) >= {"passed", "perplexity", "perplexity_float32", "perplexity_change",
+                         "greedy_identical", "greedy_common_prefix"}
+    assert gate["text"] == "built-in passage"
+    assert any(line.startswith("int8 within the quality gate") or
+               line.startswith("int8 FAILS the quality gate") for line in printed)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -73,6 +80,10 @@ def test_export_litert_int8_reports_the_file(model_dir, tmp_path, capsys):
     (["--format", "onnx"], "invalid choice: 'onnx'"),
     (["--format", "saved_model", "--quantize", "int8"], "applies to the litert format"),
     (["--format", "litert", "--max-length", "999"], "max length must be between 2"),
+    (["--format", "litert", "--quantize", "int8", "--gate-text", "/nonexistent/held.txt"],
+     "gate text not found: /nonexistent/held.txt"),
+    (["--format", "saved_model", "--gate-text", "/nonexistent/held.txt"],
+     "--gate-text applies to the litert and litertlm formats"),
 ])
 def test_bad_export_options_exit_2_and_write_nothing(model_dir, tmp_path, capsys, extra,
                                                      message):

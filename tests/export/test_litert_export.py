@@ -93,6 +93,45 @@ def test_graph_has_builtin_ops_only_and_writes_the_cache_without_scatter(bundles
         assert not ops & {"CUSTOM", "VAR_HANDLE", "READ_VARIABLE"}
 
 
+def signature_ops(path, signature):
+    """`[(op name, [input shapes])]` of one signature's subgraph."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAs(open(path, "rb").read(), 0)
+    index = next(model.SignatureDefs(i).SubgraphIndex()
+                 for i in range(model.SignatureDefsLength())
+                 if model.SignatureDefs(i).SignatureKey().decode() == signature)
+    graph = model.Subgraphs(index)
+    ops = []
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        shapes = [list(graph.Tensors(int(t)).ShapeAsNumpy()) for t in op.InputsAsNumpy()
+                  if t >= 0]
+        ops.append((names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())], shapes))
+    return ops
+
+
+def test_decode_attends_over_the_cache_without_moving_it(bundles):
+    # One query: elementwise products and sums over the cache as it lies;
+    # no TRANSPOSE of a cache-sized tensor, no BATCH_MATMUL that XNNPACK
+    # would re-pack the cache for (see cache_attention.py).
+    cache_size = CONTEXT * 2 * 8
+    for quantize in ("none", "int8"):
+        ops = signature_ops(bundles[quantize], "decode")
+        names = [name for name, _ in ops]
+        assert "BATCH_MATMUL" not in names and "SELECT_V2" in names
+        moved = [shapes for name, shapes in ops if name == "TRANSPOSE"
+                 and np.prod(shapes[0]) >= cache_size]
+        assert not moved
+        reads = [name for name, shapes in ops if [1, CONTEXT, 2, 8] in shapes]
+        assert sorted(set(reads)) == ["DYNAMIC_UPDATE_SLICE", "MUL", "SUM"]
+        assert names.count("SELECT_V2") == 1  # one mask bias, shared by the blocks
+    prefill = [name for name, _ in signature_ops(bundles["none"], "prefill")]
+    assert prefill.count("BATCH_MATMUL") == 4  # scores and mix in each block
+
+
 def test_each_signature_runs_and_float32_logits_match_keras(causal_lm, runners):
     runner = runners["none"]
     ids = runner.tokenize(HELD_OUT)
@@ -148,6 +187,29 @@ def test_quantized_files_stay_close_to_keras(causal_lm, runners, quantize, max_e
     assert np.abs(got - expected).max() <= max_error
     agreement = np.mean(got.argmax(-1) == expected.argmax(-1))
     assert agreement >= min_agreement
+
+
+def test_the_compiled_model_updates_the_cache_in_place_as_the_interpreter_does(
+        causal_lm, bundles):
+    path = bundles["int8"]
+    in_place = LiteRTCausalLM(path, runtime="compiled_model")
+    copying = LiteRTCausalLM(path, runtime="interpreter")
+    ids = in_place.tokenize(HELD_OUT)
+    # Chunked prefill, then decode steps: both signatures share the buffers.
+    np.testing.assert_allclose(in_place.logits_along(ids, PREFILL_LENGTH + 2),
+                               copying.logits_along(ids, PREFILL_LENGTH + 2),
+                               atol=1e-5, rtol=0)
+    cache = in_place.initial_cache()
+    _, returned = in_place.decode(ids[0], 0, cache)
+    _, returned = in_place.decode(ids[1], 1, returned)
+    assert returned is cache
+    written = np.abs(cache["kv_cache_v_1"]).sum(axis=(0, 2, 3)) > 0
+    assert written.tolist() == [True, True] + [False] * (CONTEXT - 2)
+    # A cache of plain arrays (the interpreter's) is taken as a copy.
+    plain = copying.initial_cache()
+    expected, plain = copying.decode(ids[0], 0, plain)
+    got, _ = in_place.decode(ids[0], 0, plain)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 
 def test_quantization_shrinks_the_file(bundles):

@@ -9,6 +9,7 @@ import io
 import json
 import os
 
+import numpy as np
 import pytest
 from conftest import CORPUS_LINES
 from export_models import trained_causal_lm
@@ -105,6 +106,20 @@ def test_int8_file_generates_what_its_runner_reads(files, trained_lm):
     assert text.startswith(PROMPTS[0]) and len(text) > len(PROMPTS[0])
 
 
+def test_the_int8_file_passed_the_quality_gate_and_says_so(files):
+    from keras_gpt1.export.litert_runtime import read_litertlm_system_metadata
+    from keras_gpt1.export.quality_gate import describe
+
+    gate = files["int8"]["quality_gate"]
+    assert gate["passed"] and gate["quantization"] == "int8"
+    assert abs(gate["perplexity_change"]) <= 0.01 and gate["scored_tokens"] > 100
+    assert files["none"]["quality_gate"] is None  # float32 is the reference
+    metadata = read_litertlm_system_metadata(files["int8"]["path"])
+    assert metadata["keras_gpt1_quality_gate"] == describe(gate)
+    assert "keras_gpt1_quality_gate" not in read_litertlm_system_metadata(
+        files["none"]["path"])
+
+
 def test_tokenizer_json_ids_equal_the_in_graph_tokenizer(runner, tokenizer):
     expected = token_id_lists(tokenizer, TOKENIZER_TEXTS)
     hf = hf_tokenizer(tokenizer)
@@ -131,7 +146,24 @@ def test_gpt1_own_tokenizer_runs_in_lite_rt_lm(tmp_path):
         assert got.split() == expected.split(), prompt  # `</w>` decoding: words
 
 
-def test_the_tied_embedding_is_stored_once(files, trained_lm):
+def quantization_positions(tflite):
+    """`{buffer index: {offsets of the quantization tables of the tensors
+    reading it}}` over every signature's subgraph, for per-channel tensors."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(tflite, 0)
+    positions = {}
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for t in range(graph.TensorsLength()):
+            tensor = graph.Tensors(t)
+            parameters = tensor.Quantization()
+            if parameters is not None and parameters.ScaleLength() > 1:
+                positions.setdefault(tensor.Buffer(), set()).add(parameters._tab.Pos)
+    return positions
+
+
+def test_the_tied_embedding_and_quantization_parameters_are_stored_once(trained_lm):
     from tensorflow.lite.tools import flatbuffer_utils
 
     from keras_gpt1.export.causal_lm_litert import CausalLMLiteRTModule
@@ -149,6 +181,32 @@ def test_the_tied_embedding_is_stored_once(files, trained_lm):
         assert len(tables) == 1, quantize
         # Every weight once: the file is about the parameters' bytes.
         assert len(tflite) < 1.3 * backbone.count_params() * item_bytes + 60_000
+    # Both signatures read each per-channel int8 weight; one table of
+    # scales and zero points serves them all.
+    positions = quantization_positions(tflite)
+    assert len(positions) == 4 * backbone.num_layers  # c_attn, c_proj, c_fc, c_proj
+    assert all(len(p) == 1 for p in positions.values())
+    # The converter's own file (tied embedding shared, nothing else): each
+    # signature has its own copy, the file is larger, the numbers the same.
+    from keras_gpt1.export.litert_conversion import TracedModule
+    from keras_gpt1.export.litert_conversion import convert_saved_model
+    from keras_gpt1.export.litert_conversion import share_tied_embedding
+
+    with TracedModule(module) as traced:
+        raw = convert_saved_model(traced._directory.name, list(traced.signatures), "int8")
+    raw = flatbuffer_utils.read_model_from_bytearray(bytearray(raw))
+    share_tied_embedding(raw, backbone.vocabulary_size)
+    unshared = bytes(flatbuffer_utils.convert_object_to_bytearray(raw))
+    assert len(unshared) > len(tflite)
+    assert all(len(p) == 2 for p in quantization_positions(unshared).values())
+    from keras_gpt1.export.litert_runtime import LiteRTCausalLM
+    from keras_gpt1.export.quality_gate import runner_config
+    from keras_gpt1.export.quality_gate import teacher_forced
+
+    ids = [5, 17, 42, 7, 99, 3]
+    logits = [teacher_forced(LiteRTCausalLM.from_model(b, runner_config(module)), ids)
+              for b in (tflite, unshared)]
+    np.testing.assert_allclose(logits[0], logits[1], atol=1e-6, rtol=0)
 
 
 def test_export_and_generate_commands(trained_lm, tmp_path):

@@ -4,6 +4,8 @@ near-constant outputs that any quantization preserves): a small LM's
 held-out perplexity, and a classifier's accuracy. The full-size version
 of these figures is `benchmarks/quantization_accuracy.py`."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from keras_gpt1 import GPT1TaskModel
 from keras_gpt1.export import LiteRTCausalLM
 from keras_gpt1.export import LiteRTTaskModel
 from keras_gpt1.export import export_litert
+from keras_gpt1.token_ids import detokenize_text
 from keras_gpt1.token_ids import token_id_lists
 
 CONTEXT = 64
@@ -47,18 +50,93 @@ def held_out(lm):
     return ids[:CONTEXT]
 
 
-def test_int8_and_float16_keep_a_trained_lm_s_perplexity(lm, held_out, tmp_path):
+@pytest.fixture(scope="module")
+def gated_runners(lm, held_out, tmp_path_factory):
+    """`{quantization: (bundle config, runner)}` of files exported with
+    the held-out window as the quality gate's text."""
+    text = detokenize_text(lm.tokenizer, held_out)
+    root = tmp_path_factory.mktemp("gated")
+    exported = {}
+    for quantize in ("float16", "int8"):
+        config = export_litert(lm, str(root / quantize), quantize=quantize, gate_text=text)
+        exported[quantize] = (config, LiteRTCausalLM(config["path"]))
+    return text, exported
+
+
+def teacher_forced_perplexity(runner, window):
+    cache, rows = runner.initial_cache(), []
+    for position, token in enumerate(window):
+        logits, cache = runner.decode(int(token), position, cache)
+        rows.append(logits)
+    return perplexity(np.stack(rows), window)
+
+
+def test_int8_and_float16_keep_a_trained_lm_s_perplexity(lm, held_out, gated_runners):
+    text, exported = gated_runners
+    assert list(token_id_lists(lm.tokenizer, [text])[0]) == held_out.tolist()
     keras_ppl = perplexity(np.asarray(lm(held_out[None]))[0], held_out)
     assert keras_ppl < lm.backbone.vocabulary_size / 20  # it learned something
     for quantize, tolerance in (("float16", 0.001), ("int8", 0.02)):
-        runner = LiteRTCausalLM(export_litert(lm, str(tmp_path / quantize),
-                                              quantize=quantize)["path"])
-        cache, rows = runner.initial_cache(), []
-        for position, token in enumerate(held_out):
-            logits, cache = runner.decode(int(token), position, cache)
-            rows.append(logits)
-        got = perplexity(np.stack(rows), held_out)
+        config, runner = exported[quantize]
+        got = teacher_forced_perplexity(runner, held_out)
         assert abs(got / keras_ppl - 1) < tolerance, (quantize, got, keras_ppl)
+        # The export's quality gate measured the same window, and passed.
+        gate = config["quality_gate"]
+        assert gate["perplexity_float32"] == pytest.approx(keras_ppl, rel=1e-5)
+        assert gate["perplexity"] == pytest.approx(got, rel=1e-5)
+        assert gate["scored_tokens"] == len(held_out) - 1
+        assert gate["passed"] and abs(gate["perplexity_change"]) <= 0.01
+        assert gate["greedy_prompts"] == 4 and 0 < gate["greedy_tokens"] <= 32
+        assert 0 <= gate["greedy_identical"] <= 4
+
+
+def test_the_gate_catches_a_file_whose_logits_drift(lm, held_out, gated_runners):
+    from keras_gpt1.export import quality_gate
+
+    _, exported = gated_runners
+    runner = exported["int8"][1]
+
+    class Drifting:  # int8 with noise of the size of a broken quantization
+        max_length = runner.max_length
+
+        def initial_cache(self):
+            return runner.initial_cache()
+
+        def decode(self, token, position, cache):
+            logits, cache = runner.decode(token, position, cache)
+            noise = np.random.default_rng(position).normal(0, 1.0, logits.shape)
+            return logits + noise.astype("float32"), cache
+
+    figures = quality_gate.measure(lm, Drifting(), held_out)
+    assert not figures["passed"] and figures["perplexity_change"] > 0.05
+    assert figures["top1_agreement"] < 1.0
+    clean = quality_gate.measure(lm, runner, held_out)
+    assert clean["passed"] and clean["perplexity"] < figures["perplexity"]
+
+
+def test_a_file_that_fails_the_gate_is_written_with_a_warning_that_gives_the_figures(
+        lm, gated_runners, tmp_path, monkeypatch, capsys):
+    from keras_gpt1.export import quality_gate
+
+    text, exported = gated_runners
+    monkeypatch.setattr(quality_gate, "PERPLEXITY_TOLERANCE", 1e-9)  # int8 moves it more
+    config = export_litert(lm, str(tmp_path / "int8"), quantize="int8", gate_text=text)
+    gate = config["quality_gate"]
+    assert not gate["passed"] and os.path.isfile(config["path"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"keras-gpt1: warning: {quality_gate.describe(gate)}"]
+    assert err[0].startswith("keras-gpt1: warning: int8 FAILS the quality gate: "
+                             "held-out perplexity ")
+    assert f"{100 * gate['perplexity_change']:+.2f}%" in err[0]
+    assert gate["perplexity"] == exported["int8"][0]["quality_gate"]["perplexity"]
+
+
+def test_a_gate_text_too_short_is_refused_before_anything_is_written(lm, tmp_path):
+    from keras_gpt1 import GPT1InputError
+
+    with pytest.raises(GPT1InputError, match="the gate text has 1 tokens"):
+        export_litert(lm, str(tmp_path / "int8"), quantize="int8", gate_text="The")
+    assert os.listdir(tmp_path) == []
 
 
 def test_int8_keeps_a_trained_classifier_s_accuracy(tokenizer, tmp_path):
