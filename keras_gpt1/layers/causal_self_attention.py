@@ -218,10 +218,13 @@ class CausalSelfAttention(keras.layers.Layer):
         real = ops.greater(ops.cast(padding_mask, "int32"), 0)  # (batch, seq)
 
         def padded():
+            # expand_dims, not `x[:, None]`: the latter exports to LiteRT as a
+            # Flex StridedSlice.
             length = ops.shape(query)[1]
-            causal = ops.greater(causal_mask(length, length), 0)[None, None]
-            key_real = real[:, None, None, :]
-            query_pad = ops.logical_not(real)[:, None, :, None]
+            causal = ops.expand_dims(ops.greater(causal_mask(length, length), 0), 0)
+            causal = ops.expand_dims(causal, 0)  # (1, 1, query, key)
+            key_real = ops.expand_dims(ops.expand_dims(real, 1), 1)  # (batch, 1, 1, key)
+            query_pad = ops.expand_dims(ops.expand_dims(ops.logical_not(real), 1), 3)
             mask = ops.logical_and(causal, ops.logical_or(key_real, query_pad))
             return ops.dot_product_attention(query, key, value, scale=scale, mask=mask)
 

@@ -60,7 +60,7 @@ class PretrainConfig:
     vocab_size: int = 8000  # of the BPE trained on `corpus`
     validation_fraction: float = 0.05  # of `corpus`'s documents held out
     dropout: float = None  # default: the preset's (0.1)
-    attention_dropout: float = None  # default: `dropout` (the paper)
+    attention_dropout: float = None  # default: 0 (hyperparameters.py; paper 0.1)
     seed: int = 0
     checkpoint_every: int = 100
     jit_compile: bool = None  # None: on, except mixed_bfloat16 on a CPU
@@ -87,6 +87,8 @@ class PretrainConfig:
                 c.max_steps * paper.PRETRAIN_MAX_WARMUP_FRACTION))
         if c.dropout is None:
             c.dropout = architecture["dropout"]
+        if c.attention_dropout is None:
+            c.attention_dropout = paper.PRETRAIN_ATTENTION_DROPOUT
         if c.warmup_steps < 0:
             raise GPT1InputError(f"warmup_steps must be >= 0; got {c.warmup_steps}")
         check_settings(c, ("max_steps", "seq_len", "batch_size", "checkpoint_every"))
