@@ -203,10 +203,13 @@ class CausalSelfAttention(keras.layers.Layer):
     def _fused_attention(self, query, key, value, padding_mask, training):
         """`(batch, seq, heads, head_dim)` through `ops.dot_product_attention`.
 
-        Training picks at run time between the causal-only form (batches
-        without padding: the flash kernels' fastest) and the masked one;
-        inference with a padding mask takes the masked form directly, so
-        exported graphs hold no control flow."""
+        Training on JAX and torch picks at run time between the causal-only
+        form (batches without padding: the flash kernels' fastest) and the
+        masked one. Inference with a padding mask takes the masked form
+        directly, so exported graphs hold no control flow, and so does
+        TensorFlow in training: its `dot_product_attention` has no fused
+        kernel (both forms are the same masked softmax there), and XLA
+        cannot compile the gradient of a `cond` whose batch size varies."""
         scale = 1.0 / math.sqrt(self.head_dim)
 
         def causal_only():
@@ -228,7 +231,7 @@ class CausalSelfAttention(keras.layers.Layer):
             mask = ops.logical_and(causal, ops.logical_or(key_real, query_pad))
             return ops.dot_product_attention(query, key, value, scale=scale, mask=mask)
 
-        if not training:
+        if not training or keras.config.backend() == "tensorflow":
             return padded()
         return ops.cond(ops.all(real), causal_only, padded)
 

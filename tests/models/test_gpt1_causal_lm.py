@@ -132,6 +132,28 @@ def test_compile_defaults_train_next_token_loss_and_perplexity(lm):
     np.testing.assert_allclose(logs["perplexity"], np.exp(logs["loss"]), rtol=1e-4)
 
 
+def test_fused_attention_trains_under_xla_on_padded_batches_of_varying_size():
+    """What `fit` with `jit_compile=True` meets on TensorFlow: fused attention
+    (attention dropout 0), padding, and a last batch smaller than the rest.
+    XLA compiles it, and the losses equal the same fit without XLA."""
+    import tensorflow as tf
+
+    ids = random_ids(10, 9)
+    mask = np.ones_like(ids)
+    mask[:, 6:] = 0
+    data = tf.data.Dataset.from_tensor_slices(
+        ({"token_ids": ids[:, :-1], "padding_mask": mask[:, :-1]}, ids[:, 1:], mask[:, 1:])
+    ).batch(4)  # batches of 4, 4 and 2
+    losses = {}
+    for jit_compile in (False, True):
+        keras.utils.set_random_seed(0)
+        lm = GPT1CausalLM(GPT1Backbone(**{**TINY_CONFIG, "dropout": 0.0}, attention_dropout=0.0))
+        lm.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=jit_compile,
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        losses[jit_compile] = lm.fit(data, epochs=2, verbose=0).history["loss"]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
+
+
 def test_a_causal_lm_saved_before_the_keras_hub_classes_loads_and_generates_as_then():
     """`causal_lm_before_keras_hub.keras`: a tiny random GPT1CausalLM with a
     trained byte-level BPE, written by keras-gpt1 at commit 47d1824 (its
