@@ -24,11 +24,12 @@ POSITIVE = ["cat", "mat", "sat", "quick"]
 NEGATIVE = ["dog", "log", "fox", "lazy"]
 
 
-def write_pretrained_model(directory, tokenizer, seed=0):
-    """A randomly initialised GPT1CausalLM saved like `keras-gpt1 pretrain`."""
+def write_pretrained_model(directory, tokenizer, seed=0, **config):
+    """A randomly initialised GPT1CausalLM saved like `keras-gpt1 pretrain`
+    (`config` overrides the tiny backbone's)."""
     keras.utils.set_random_seed(seed)
     backbone = GPT1Backbone(vocabulary_size=tokenizer.vocabulary_size(),
-                            **TINY_TASK_CONFIG)
+                            **{**TINY_TASK_CONFIG, **config})
     os.makedirs(directory)
     artifacts.save_model_file(GPT1CausalLM(backbone, tokenizer=tokenizer),
                               os.path.join(directory, artifacts.MODEL_FILE))

@@ -92,6 +92,29 @@ def test_similarity_regression_and_multiple_choice_run_end_to_end(pretrained, tm
     assert summary["steps"] == 2 and 0.0 <= summary["val_accuracy"] <= 1.0
 
 
+@pytest.mark.parametrize("cpu_bfloat16, path", [
+    ("0", ("float32", True)),  # a CPU without bfloat16 instructions: XLA
+    ("1", ("mixed_bfloat16", False)),
+])
+def test_both_automatic_paths_fine_tune_a_model_pre_trained_with_fused_attention(
+    tokenizer, sentiment, tmp_path, monkeypatch, cpu_bfloat16, path
+):
+    """`--precision auto` on either kind of CPU, from what `pretrain` writes
+    by default (attention dropout 0: fused attention), with a last batch
+    shorter than the rest (60 = 16 + 16 + 16 + 12)."""
+    monkeypatch.setenv("KERAS_GPT1_CPU_BFLOAT16", cpu_bfloat16)
+    pretrained = write_pretrained_model(tmp_path / "pre", tokenizer, attention_dropout=0.0)
+    rows = open(sentiment[0], encoding="utf-8").read().splitlines()
+    train = tmp_path / "train.tsv"
+    train.write_text("\n".join(rows[:61]) + "\n", encoding="utf-8")  # header + 60
+    summary = finetune(FinetuneConfig(model=pretrained, task="classification",
+                                      train=str(train), validation=sentiment[1],
+                                      output=str(tmp_path / "tuned"), epochs=1,
+                                      batch_size=16, learning_rate=3e-3, verbose=0))
+    assert (summary["precision"], summary["jit_compile"]) == path
+    assert summary["steps"] == 4 and np.isfinite(summary["train_loss"])
+
+
 def test_validation_label_not_seen_in_training_fails_before_training(
     pretrained, sentiment, tmp_path
 ):
