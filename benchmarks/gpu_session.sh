@@ -40,7 +40,8 @@ run)
     name="gpu_train_throughput-${parts//,/-}"
     # shellcheck disable=SC2086  # GPU_BENCH_ARGS: more flags, e.g. "--dims toy --steps 1"
     python3 benchmarks/gpu_train_throughput.py --part "$parts" --json ${GPU_BENCH_ARGS:-} \
-        > "$out/$name.json" 2> "$out/$name.log"
+        > "$out/$name.json.partial" 2> "$out/$name.log"
+    mv "$out/$name.json.partial" "$out/$name.json"  # only a complete result gets the name
     python3 -c "
 import json, sys
 r = json.load(open(sys.argv[1]))
