@@ -38,9 +38,15 @@ _REGISTERING_WITH_TENSORFLOW = (
 __all__ = sorted(_EXPORTS)
 
 
+_registered = False
+
+
 def register_classes():
     """Import every module that registers a keras-gpt1 class with Keras
-    (what `keras.saving.load_model` of a keras-gpt1 file needs)."""
+    (what `keras.saving.load_model` of a keras-gpt1 file needs); once."""
+    global _registered
+    if _registered:
+        return
     from keras_gpt1._native_logs import load_backend_quietly
     from keras_gpt1._native_logs import quiet_native_logs
 
@@ -54,6 +60,7 @@ def register_classes():
             except ImportError as e:
                 if e.name not in ("tensorflow", "tensorflow_text"):
                     raise
+    _registered = True
 
 
 def __getattr__(name):

@@ -56,10 +56,17 @@ def quiet_native_logs():
         os.remove(log_path)
 
 
+_backend_loaded = False
+
+
 def load_backend_quietly():
     """Import Keras, keras-hub and (where installed) TensorFlow and
     TensorFlow Text, and let TensorFlow look for devices, inside
-    `quiet_native_logs`: the lines they print while loading stay hidden."""
+    `quiet_native_logs`: the lines they print while loading stay hidden.
+    Once a process."""
+    global _backend_loaded
+    if _backend_loaded:
+        return
     import importlib
 
     with quiet_native_logs():
@@ -69,9 +76,11 @@ def load_backend_quietly():
         try:
             tensorflow = importlib.import_module("tensorflow")
         except ImportError:
-            return
-        tensorflow.config.list_physical_devices()  # "failed call to cuInit", ...
-        try:
-            importlib.import_module("tensorflow_text")
-        except ImportError:
-            pass
+            tensorflow = None
+        if tensorflow is not None:
+            tensorflow.config.list_physical_devices()  # "failed call to cuInit", ...
+            try:
+                importlib.import_module("tensorflow_text")
+            except ImportError:
+                pass
+    _backend_loaded = True

@@ -44,10 +44,8 @@ def add_arguments(p):
 def run(args):
     from keras_gpt1.evaluation.harness_evaluation import evaluate_tasks
     from keras_gpt1.evaluation.harness_evaluation import json_results
-    from keras_gpt1.evaluation.harness_evaluation import require_lm_eval
     from keras_gpt1.evaluation.harness_evaluation import results_table
 
-    require_lm_eval()
     results = evaluate_tasks(
         args.model, args.tasks, include_path=args.include_path, limit=args.limit,
         num_fewshot=args.num_fewshot, batch_size=args.batch_size,

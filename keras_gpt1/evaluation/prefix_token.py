@@ -25,9 +25,9 @@ from keras_gpt1.errors import GPT1InputError
 def end_of_text_token_id(tokenizer):
     """The id a generation stops at: `<unk>` for GPT-1's tokenizer (no text
     tokenizes to it), else the tokenizer's end token."""
-    from keras_gpt1.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer
+    from keras_gpt1.tokenizers import is_openai_gpt_tokenizer
 
-    if isinstance(tokenizer, OpenAIGPTTokenizer):
+    if is_openai_gpt_tokenizer(tokenizer):
         return int(tokenizer.unknown_token_id)
     end = getattr(tokenizer, "end_token_id", None)
     if end is None:

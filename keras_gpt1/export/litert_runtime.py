@@ -26,15 +26,13 @@ from keras_gpt1.errors import first_line
 from keras_gpt1.export.litert_bundle import load_bundle_tokenizer
 from keras_gpt1.export.litert_bundle import read_bundle_config
 from keras_gpt1.export.litert_cache_runner import cache_runner
-from keras_gpt1.export.litert_cache_runner import interpreter_class  # noqa: F401
 from keras_gpt1.export.litert_cache_runner import make_interpreter
 from keras_gpt1.export.signatures import CAUSAL_LM_TASK
 from keras_gpt1.export.signatures import DECODE_SIGNATURE
 from keras_gpt1.export.signatures import PADDING_POSITION
 from keras_gpt1.export.signatures import PREFILL_SIGNATURE
 from keras_gpt1.export.signatures import SERVING_DEFAULT
-from keras_gpt1.export.signatures import key_cache_name
-from keras_gpt1.export.signatures import value_cache_name
+from keras_gpt1.export.signatures import cache_names
 from keras_gpt1.tasks import MULTIPLE_CHOICE
 from keras_gpt1.token_ids import check_token_ids
 from keras_gpt1.token_ids import detokenize_text
@@ -88,10 +86,8 @@ class LiteRTCausalLM:
         self.pad_token_id = config["pad_token_id"] or 0
         self.end_token_id = config["end_token_id"]
         self.vocabulary_size = config["vocabulary_size"]
-        names = []
-        for i in range(self.num_layers):
-            names += [key_cache_name(i), value_cache_name(i)]
-        self._runner = cache_runner(model, self.cache_shape, names, num_threads, runtime)
+        self._runner = cache_runner(model, self.cache_shape, cache_names(self.num_layers),
+                                    num_threads, runtime)
         self.runtime = self._runner.runtime
 
     @property

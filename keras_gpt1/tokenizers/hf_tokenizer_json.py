@@ -24,7 +24,9 @@ take C strings (LiteRT-LM).
 
 import json
 
+from keras_gpt1.tokenizers import is_openai_gpt_tokenizer
 from keras_gpt1.tokenizers.gpt1_tokenizer import SPECIAL_TOKENS
+from keras_gpt1.tokenizers.gpt1_tokenizer import GPT1Tokenizer
 
 TOKENIZER_JSON = "tokenizer.json"
 
@@ -44,12 +46,9 @@ def hf_tokenizer(tokenizer, min_vocabulary_size=0):
     """A `tokenizers.Tokenizer` equal to `tokenizer` (either kind), its
     vocabulary padded with unreachable `<|unused_{i}|>` entries to at least
     `min_vocabulary_size` ids."""
-    # By class name: GPT-1's own tokenizer module needs TensorFlow, and a
-    # machine without it still mirrors the byte-level BPE.
-    kinds = {cls.__name__ for cls in type(tokenizer).__mro__}
-    if "OpenAIGPTTokenizer" in kinds:
+    if is_openai_gpt_tokenizer(tokenizer):
         return _openai_gpt(tokenizer, min_vocabulary_size)
-    if "GPT1Tokenizer" in kinds:
+    if isinstance(tokenizer, GPT1Tokenizer):
         return _byte_level(tokenizer, min_vocabulary_size)
     raise TypeError(f"no tokenizer.json for a {type(tokenizer).__name__}")
 

@@ -29,7 +29,6 @@ import zlib
 
 import tensorflow as tf
 
-from keras_gpt1.choices import STRATEGIES
 from keras_gpt1.errors import GPT1InputError
 from keras_gpt1.errors import GPT1TrainingError
 
@@ -103,16 +102,10 @@ def _tpu_strategy():
         ) from None
 
 
-def check_strategy(name):
-    if name not in STRATEGIES:
-        raise GPT1InputError(
-            f"unknown strategy '{name}'; choose one of {', '.join(STRATEGIES)}"
-        )
-    return name
-
-
 def make_strategy(name="auto"):
     """A `tf.distribute.Strategy` for a `--strategy` value."""
+    from keras_gpt1.training.training_run import check_strategy
+
     check_strategy(name)
     tf_config = read_tf_config()
     if name == "auto":

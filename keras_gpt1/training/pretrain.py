@@ -92,7 +92,7 @@ class PretrainConfig:
         if c.warmup_steps < 0:
             raise GPT1InputError(f"warmup_steps must be >= 0; got {c.warmup_steps}")
         check_settings(c, ("max_steps", "seq_len", "batch_size", "checkpoint_every"))
-        if c.attention_dropout is not None and not 0.0 <= c.attention_dropout < 1.0:
+        if not 0.0 <= c.attention_dropout < 1.0:
             raise GPT1InputError(
                 f"attention_dropout must be in [0, 1); got {c.attention_dropout}")
         if not 0.0 < c.validation_fraction < 1.0:

@@ -44,9 +44,15 @@ def check_settings(config, counts):
     if not 0.0 <= config.dropout < 1.0:
         raise GPT1InputError(f"dropout must be in [0, 1); got {config.dropout}")
     check_precision(config.precision)
-    if config.strategy not in STRATEGIES:
+    check_strategy(config.strategy)
+
+
+def check_strategy(name):
+    """`name` if it is a `--strategy` value, else a one-line error."""
+    if name not in STRATEGIES:
         raise GPT1InputError(
-            f"unknown strategy '{config.strategy}'; choose one of {', '.join(STRATEGIES)}")
+            f"unknown strategy '{name}'; choose one of {', '.join(STRATEGIES)}")
+    return name
 
 
 class TrainingRun:
