@@ -46,6 +46,12 @@ warm-up call; `--part generate`): keras-gpt1's compiled JAX `generate`,
 keras-hub's `GPT2CausalLM.generate`, transformers' GPT-2 at the same dims
 with a static cache and `torch.compile`.
 
+Every contender runs its fastest path on a GPU: bfloat16 (Keras's
+`mixed_bfloat16`, PyTorch's autocast) and compiled (jit; `torch.compile`,
+with eager beside it for transformers). float32 is not timed there: it is
+no contender's fast path on an H200. On a CPU (the smoke test) Keras runs
+float32.
+
 MFU is against a bfloat16 8192^3 matmul measured in the same run (PyTorch).
 FLOPs per training token: 6 (12 L D^2 + V D) + 12 L T D.
 
